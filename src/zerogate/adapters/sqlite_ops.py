@@ -1,0 +1,411 @@
+"""Transaction bodies of the SQLite store: plain functions over one open connection.
+
+Each function runs inside a transaction that ``SqliteStore`` opens and commits; none
+of them commits by itself. Lists of ids travel as JSON arrays through ``json_each``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from zerogate.domain.model import FailurePolicy, TaskState
+from zerogate.domain.records import (
+    Changes,
+    Claim,
+    ClaimBatch,
+    ClaimRequest,
+    NewWorkflow,
+    Outcome,
+    Submitted,
+    final_workflow_state,
+)
+from zerogate.domain.retry import RetryPolicy
+from zerogate.domain.scheduling import (
+    Candidate,
+    RunningCounts,
+    full_scopes,
+    needs_counts,
+    select_startable,
+)
+
+READY = "state IN ('waiting', 'retrying')"
+OPEN = "state IN ('pending', 'waiting', 'running', 'retrying')"
+ADMIT_CHUNK = 1000  # workflows admitted per claim when their number is unlimited
+
+
+def ids_json(ids: Iterable[int]) -> str:
+    return json.dumps(list(ids))
+
+
+# ---------------------------------------------------------------- submit
+
+
+def submit(db: sqlite3.Connection, workflows: Sequence[NewWorkflow], now: float) -> list[Submitted]:
+    (next_id,) = db.execute("SELECT coalesce(max(id), 0) + 1 FROM tasks").fetchone()
+    out = []
+    for wf in workflows:
+        known = _known_workflow(db, wf.idempotency_key)
+        if known is not None:
+            out.append(known)
+            continue
+        out.append(_insert_workflow(db, wf, now, next_id))
+        next_id += len(wf.tasks)
+    return out
+
+
+def _known_workflow(db: sqlite3.Connection, key: str | None) -> Submitted | None:
+    if key is None:
+        return None
+    row = db.execute("SELECT id FROM workflows WHERE idempotency_key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    ids = db.execute("SELECT local_id, id FROM tasks WHERE workflow_id = ?", (row[0],))
+    return Submitted(row[0], dict(ids.fetchall()), is_new=False)
+
+
+def _insert_workflow(db: sqlite3.Connection, wf: NewWorkflow, now: float, first: int) -> Submitted:
+    wid = db.execute(
+        "INSERT INTO workflows (name, tenant, state, priority, failure_policy, idempotency_key,"
+        " open_tasks, created_at) VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)",
+        (wf.name, wf.tenant, wf.priority, wf.failure_policy.value, wf.idempotency_key,
+         len(wf.tasks), now),
+    ).lastrowid
+    assert wid is not None
+    ids = {t.local_id: first + i for i, t in enumerate(wf.tasks)}
+    children = Counter(d for t in wf.tasks for d in t.deps)
+    db.executemany(
+        "INSERT INTO tasks (id, workflow_id, local_id, name, state, priority, eff_priority, rank,"
+        " tenant, key, deps_total, deps_left, children, args, timeout_s, retry, created_at)"
+        " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(ids[t.local_id], wid, t.local_id, t.name, t.priority, t.priority, t.rank, wf.tenant,
+          t.key, len(t.deps), len(t.deps), children[t.local_id], t.args_json, t.timeout_s,
+          t.retry_json, now) for t in wf.tasks],
+    )
+    db.executemany(
+        "INSERT INTO edges (parent, child) VALUES (?, ?)",
+        [(ids[d], ids[t.local_id]) for t in wf.tasks for d in t.deps],
+    )
+    return Submitted(wid, ids, is_new=True)
+
+
+# ---------------------------------------------------------------- claim
+
+
+def paused_scopes(db: sqlite3.Connection) -> frozenset[str]:
+    return frozenset(r[0] for r in db.execute("SELECT scope FROM controls"))
+
+
+def claim(db: sqlite3.Connection, req: ClaimRequest) -> ClaimBatch:
+    paused = paused_scopes(db)
+    if "global" in paused:
+        return ClaimBatch([], None, is_paused=True)
+    admit_workflows(db, req)
+    ids = _choose(db, req, paused)
+    claims = _lease(db, req, ids) if ids else []
+    (due,) = db.execute("SELECT min(not_before) FROM tasks WHERE state = 'retrying'").fetchone()
+    return ClaimBatch(claims, due)
+
+
+def admit_workflows(db: sqlite3.Connection, req: ClaimRequest) -> int:
+    """Start pending workflows while the running-workflows limit allows."""
+    cap = req.limits.max_running_workflows
+    room = max(ADMIT_CHUNK, 4 * req.n)
+    if cap is not None:
+        (running,) = db.execute("SELECT count(*) FROM workflows WHERE state = 'running'").fetchone()
+        room = cap - running
+    if room <= 0:
+        return 0
+    wids = [r[0] for r in db.execute(
+        "SELECT id FROM workflows WHERE state = 'pending' ORDER BY priority, id LIMIT ?", (room,))]
+    if not wids:
+        return 0
+    arr = ids_json(wids)
+    db.execute("UPDATE workflows SET state = 'running', started_at = ? WHERE id IN "
+               "(SELECT value FROM json_each(?))", (req.now, arr))
+    return db.execute(
+        "UPDATE tasks SET state = 'waiting', ready_at = ? WHERE workflow_id IN "
+        "(SELECT value FROM json_each(?)) AND state = 'pending' AND deps_left = 0",
+        (req.now, arr)).rowcount
+
+
+@dataclass
+class _Exclusions:
+    workflows: set[int] = field(default_factory=set)
+    tenants: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+    def sql(self) -> tuple[str, list[str]]:
+        parts, params = [], []
+        for column, values in (("workflow_id", self.workflows), ("tenant", self.tenants),
+                               ("key", self.keys)):
+            if values:
+                parts.append(f" AND ({column} IS NULL OR {column} NOT IN "
+                             "(SELECT value FROM json_each(?)))")
+                params.append(json.dumps(sorted(values)))
+        return "".join(parts), params
+
+
+def _exclusions(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str],
+                counts: RunningCounts) -> _Exclusions:
+    wf, tn, ky = full_scopes(counts, req.limits)
+    ex = _Exclusions(wf, tn, ky)
+    for scope in paused:
+        kind, _, name = scope.partition(":")
+        if kind == "workflow":
+            ex.workflows.add(int(name))
+        elif kind == "tenant":
+            ex.tenants.add(name)
+        elif kind == "key":
+            ex.keys.add(name)
+    return ex
+
+
+def _choose(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str]) -> list[int]:
+    counts = running_counts(db) if needs_counts(req.limits) else RunningCounts()
+    ex = _exclusions(db, req, paused, counts)
+    chosen: list[int] = []
+    seen: set[int] = set()
+    for _ in range(8):  # each round excludes the scopes the last one filled
+        clause, params = ex.sql()
+        rows = db.execute(
+            f"SELECT id, workflow_id, tenant, key FROM tasks WHERE {READY}"
+            f" AND (not_before IS NULL OR not_before <= ?){clause}"
+            " ORDER BY eff_priority, rank DESC, id LIMIT ?",
+            (req.now, *params, req.n),
+        ).fetchall()
+        sel = select_startable([Candidate(*r) for r in rows if r[0] not in seen],
+                               free=req.n - len(chosen), running=counts, limits=req.limits)
+        chosen += sel.chosen
+        seen.update(sel.chosen)
+        grown = _grow(ex, sel.full_workflows, sel.full_tenants, sel.full_keys)
+        if len(chosen) >= req.n or len(rows) < req.n or not grown:
+            break
+    return chosen
+
+
+def _grow(ex: _Exclusions, w: frozenset[int], t: frozenset[str], k: frozenset[str]) -> bool:
+    before = len(ex.workflows) + len(ex.tenants) + len(ex.keys)
+    ex.workflows |= w
+    ex.tenants |= t
+    ex.keys |= k
+    return len(ex.workflows) + len(ex.tenants) + len(ex.keys) > before
+
+
+def _lease(db: sqlite3.Connection, req: ClaimRequest, ids: list[int]) -> list[Claim]:
+    rows = db.execute(
+        "UPDATE tasks SET state = 'running', owner = ?, attempt = attempt + 1,"
+        " lease_until = ?, started_at = ?, not_before = NULL"
+        " WHERE id IN (SELECT value FROM json_each(?))"
+        " RETURNING id, workflow_id, local_id, name, args, attempt, failures, timeout_s,"
+        " retry, deps_total",
+        (req.owner, req.now + req.lease_s, req.now, ids_json(ids)),
+    ).fetchall()
+    results = _dep_results(db, [r[0] for r in rows if r[9]])
+    order = {tid: i for i, tid in enumerate(ids)}
+    rows.sort(key=lambda r: order[r[0]])
+    return [Claim(task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], args_json=r[4],
+                  attempt=r[5], failures=r[6], timeout_s=r[7], retry_json=r[8],
+                  dep_results=results.get(r[0], {})) for r in rows]
+
+
+def _dep_results(db: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, str]]:
+    out: dict[int, dict[str, str]] = {}
+    if not ids:
+        return out
+    for child, local_id, result in db.execute(
+        "SELECT e.child, p.local_id, p.result FROM edges e JOIN tasks p ON p.id = e.parent"
+        " WHERE e.child IN (SELECT value FROM json_each(?))", (ids_json(ids),)):
+        out.setdefault(child, {})[local_id] = result
+    return out
+
+
+def running_counts(db: sqlite3.Connection) -> RunningCounts:
+    counts = RunningCounts()
+    for wid, tenant, key, n in db.execute(
+        "SELECT workflow_id, tenant, key, count(*) FROM tasks WHERE state = 'running'"
+        " GROUP BY workflow_id, tenant, key"):
+        counts.by_workflow[wid] += n
+        counts.by_tenant[tenant] += n
+        if key is not None:
+            counts.by_key[key] += n
+    return counts
+
+
+# ---------------------------------------------------------------- finish
+
+
+@dataclass
+class _Tally:
+    """Tasks of each workflow that reached a final state in this transaction."""
+
+    done: Counter[int] = field(default_factory=Counter)
+    failed: Counter[int] = field(default_factory=Counter)
+    cancelled: Counter[int] = field(default_factory=Counter)
+
+    def add(self, wid: int, state: TaskState, n: int = 1) -> None:
+        self.done[wid] += n
+        # A skipped dependent follows from a failure that is counted already.
+        if state is TaskState.FAILED:
+            self.failed[wid] += n
+        elif state is TaskState.CANCELLED:
+            self.cancelled[wid] += n
+
+
+FENCE = "WHERE id = ? AND attempt = ? AND owner = ? AND state = 'running'"
+
+
+def finish(db: sqlite3.Connection, owner: str, outcomes: Sequence[Outcome], now: float) -> Changes:
+    ch, tally = Changes(), _Tally()
+    for o in outcomes:
+        _apply(db, owner, o, now, ch, tally)
+    _close_workflows(db, tally, now, ch)
+    return ch
+
+
+def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Changes,
+           tally: _Tally) -> None:
+    key = (o.task_id, o.attempt, owner)
+    if o.state is TaskState.COMPLETED:
+        row = db.execute(
+            "UPDATE tasks SET state = 'completed', result = ?, error = NULL, finished_at = ?,"
+            f" owner = NULL, lease_until = NULL {FENCE} RETURNING workflow_id, children",
+            (o.result_json, now, *key)).fetchone()
+        if row is not None and row[1]:
+            ch.became_ready += _release_children(db, o.task_id, now)
+    elif o.state is TaskState.RETRYING:
+        row = db.execute(
+            "UPDATE tasks SET state = 'retrying', failures = failures + 1, not_before = ?,"
+            f" error = ?, traceback = ?, owner = NULL, lease_until = NULL {FENCE}"
+            " RETURNING workflow_id", (o.not_before, o.error, o.traceback, *key)).fetchone()
+    elif o.state is TaskState.FAILED:
+        row = db.execute(
+            "UPDATE tasks SET state = 'failed', failures = failures + 1, error = ?,"
+            f" traceback = ?, finished_at = ?, owner = NULL, lease_until = NULL {FENCE}"
+            " RETURNING workflow_id, local_id", (o.error, o.traceback, now, *key)).fetchone()
+        if row is not None:
+            _fail_descendants(db, o.task_id, row[0], row[1], now, tally)
+    else:  # WAITING: a lease released without an outcome; not a failed attempt
+        row = db.execute(
+            f"UPDATE tasks SET state = 'waiting', owner = NULL, lease_until = NULL {FENCE}"
+            " RETURNING workflow_id", key).fetchone()
+    if row is None:
+        return
+    ch.accepted.append(o.task_id)
+    if o.state.is_terminal:
+        tally.add(row[0], o.state)
+
+
+def _release_children(db: sqlite3.Connection, parent: int, now: float) -> int:
+    return db.execute(
+        "UPDATE tasks SET deps_left = deps_left - 1,"
+        " state = CASE WHEN deps_left = 1 THEN 'waiting' ELSE state END,"
+        " ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END"
+        " WHERE id IN (SELECT child FROM edges WHERE parent = ?) AND state = 'pending'"
+        " RETURNING state = 'waiting'", (now, parent)).fetchall().count((1,))
+
+
+def descendants(db: sqlite3.Connection, task_id: int) -> list[int]:
+    return [r[0] for r in db.execute(
+        "WITH RECURSIVE d(id) AS (SELECT child FROM edges WHERE parent = ?"
+        " UNION SELECT e.child FROM edges e JOIN d ON e.parent = d.id) SELECT id FROM d",
+        (task_id,))]
+
+
+def _fail_descendants(db: sqlite3.Connection, task_id: int, wid: int, local_id: str,
+                      now: float, tally: _Tally) -> None:
+    (policy,) = db.execute("SELECT failure_policy FROM workflows WHERE id = ?", (wid,)).fetchone()
+    state = TaskState.SKIPPED if policy == FailurePolicy.SKIP.value else TaskState.FAILED
+    n = db.execute(
+        "UPDATE tasks SET state = ?, error = ?, finished_at = ?"
+        f" WHERE id IN (SELECT value FROM json_each(?)) AND {OPEN}",
+        (state.value, f"dependency {local_id!r} failed", now,
+         ids_json(descendants(db, task_id)))).rowcount
+    if n:
+        tally.add(wid, state, n)
+
+
+def _close_workflows(db: sqlite3.Connection, tally: _Tally, now: float, ch: Changes) -> None:
+    for wid, n in tally.done.items():
+        left, failed, cancelled = db.execute(
+            "UPDATE workflows SET open_tasks = open_tasks - ?, failed = failed + ?,"
+            " cancelled = cancelled + ? WHERE id = ? RETURNING open_tasks, failed, cancelled",
+            (n, tally.failed[wid], tally.cancelled[wid], wid)).fetchone()
+        if left == 0:
+            state = final_workflow_state(failed, cancelled)
+            db.execute("UPDATE workflows SET state = ?, finished_at = ? WHERE id = ?",
+                       (state.value, now, wid))
+            ch.finished_workflows.append((wid, state))
+
+
+# ---------------------------------------------------------------- leases
+
+
+def heartbeat(db: sqlite3.Connection, owner: str, ids: Sequence[int], now: float,
+              lease_s: float) -> list[int]:
+    db.execute("UPDATE tasks SET lease_until = ? WHERE owner = ? AND state = 'running'",
+               (now + lease_s, owner))
+    if not ids:
+        return []
+    return [r[0] for r in db.execute(
+        "SELECT value FROM json_each(?) WHERE value NOT IN"
+        " (SELECT id FROM tasks WHERE owner = ? AND state = 'running')", (ids_json(ids), owner))]
+
+
+def reclaim_expired(db: sqlite3.Connection, now: float, draw: Callable[[], float]) -> Changes:
+    ch, tally = Changes(), _Tally()
+    rows = db.execute(
+        "SELECT id, attempt, owner, failures, retry FROM tasks"
+        " WHERE state = 'running' AND lease_until < ?", (now,)).fetchall()
+    for tid, attempt, owner, failures, retry in rows:
+        error = f"lease expired: the worker {owner!r} stopped answering during attempt {attempt}"
+        decision = RetryPolicy.from_json(retry).decide(
+            failures + 1, ["zerogate.errors.WorkerCrashed"], draw())
+        state = TaskState.RETRYING if decision.retry else TaskState.FAILED
+        outcome = Outcome(task_id=tid, attempt=attempt, state=state, error=error,
+                          not_before=now + decision.delay_s if decision.retry else None)
+        _apply(db, owner, outcome, now, ch, tally)
+    _close_workflows(db, tally, now, ch)
+    ch.stopped_running = [r[0] for r in rows]
+    return ch
+
+
+def promote_aged(db: sqlite3.Connection, now: float, aging_s: float) -> int:
+    return db.execute(
+        "UPDATE tasks SET eff_priority = max(0, priority - CAST((? - ready_at) / ? AS INTEGER))"
+        f" WHERE {READY} AND eff_priority > 0 AND ready_at <= ? "
+        " AND eff_priority > max(0, priority - CAST((? - ready_at) / ? AS INTEGER))",
+        (now, aging_s, now - aging_s, now, aging_s)).rowcount
+
+
+# ---------------------------------------------------------------- cancel
+
+
+def cancel(db: sqlite3.Connection, now: float, reason: str, workflow_id: int | None,
+           task_id: int | None) -> Changes:
+    """Cancel a task and its dependents, a workflow, or (both None) everything open."""
+    ch, tally = Changes(), _Tally()
+    where, args = _cancel_scope(db, workflow_id, task_id)
+    running = [r[0] for r in db.execute(
+        f"SELECT id FROM tasks WHERE {where} AND state = 'running'", args)]
+    for (wid,) in db.execute(
+            "UPDATE tasks SET state = 'cancelled', error = ?, finished_at = ?, owner = NULL,"
+            f" lease_until = NULL WHERE {where} AND {OPEN} RETURNING workflow_id",
+            (reason, now, *args)).fetchall():
+        tally.add(wid, TaskState.CANCELLED)
+    _close_workflows(db, tally, now, ch)
+    ch.stopped_running = running
+    return ch
+
+
+def _cancel_scope(db: sqlite3.Connection, workflow_id: int | None,
+                  task_id: int | None) -> tuple[str, tuple[object, ...]]:
+    if task_id is not None:
+        ids = [task_id, *descendants(db, task_id)]
+        return "id IN (SELECT value FROM json_each(?))", (ids_json(ids),)
+    if workflow_id is not None:
+        return "workflow_id = ?", (workflow_id,)
+    return "1", ()

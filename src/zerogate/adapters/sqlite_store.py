@@ -1,0 +1,246 @@
+"""The default store: one SQLite file in WAL mode, zero set-up.
+
+All statements run on one dedicated thread, so the event loop never blocks on disk
+and the connection is never shared between threads. Every public method is one
+``BEGIN IMMEDIATE`` transaction, committed before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from zerogate.adapters import sqlite_ops as ops
+from zerogate.adapters.sqlite_schema import (
+    APPLICATION_ID,
+    SCHEMA,
+    SCHEMA_VERSION,
+    TASK_COLUMNS,
+    WORKFLOW_COLUMNS,
+)
+from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState
+from zerogate.domain.records import (
+    Changes,
+    ClaimBatch,
+    ClaimRequest,
+    NewWorkflow,
+    Outcome,
+    Submitted,
+    TaskRecord,
+    WorkflowRecord,
+)
+from zerogate.domain.scheduling import RunningCounts
+from zerogate.errors import NotFound, StoreCorrupt, StoreUnavailable
+
+T = TypeVar("T")
+
+
+class SqliteStore:
+    """A durable store in one SQLite file (``:memory:`` works too, without durability).
+
+    ``durability="full"`` (default): each commit survives power loss.
+    ``durability="normal"``: each commit survives a crash of this process only.
+    """
+
+    def __init__(self, path: str | Path, *, durability: Literal["full", "normal"] = "full",
+                 busy_timeout_s: float = 5.0) -> None:
+        self.path = str(path)
+        self._sync = {"full": "FULL", "normal": "NORMAL"}[durability]
+        self._busy_ms = int(busy_timeout_s * 1000)
+        self._db: sqlite3.Connection | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="zerogate-sqlite")
+        try:
+            await self._call(self._connect)
+        except BaseException:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+            raise
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        await self._call(self._disconnect)
+        self._pool.shutdown(wait=True)
+        self._pool = None
+
+    def _connect(self) -> None:
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+            self._check_identity(db)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute(f"PRAGMA synchronous = {self._sync}")
+            db.execute("PRAGMA foreign_keys = OFF")
+            db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+
+    def _check_identity(self, db: sqlite3.Connection) -> None:
+        (app_id,) = db.execute("PRAGMA application_id").fetchone()
+        tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and tables == 0:
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            return
+        if app_id != APPLICATION_ID:
+            raise StoreCorrupt(f"{self.path} is a SQLite file but not a zerogate store")
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise StoreCorrupt(f"{self.path} has schema {version}; this zerogate reads "
+                               f"up to {SCHEMA_VERSION}: upgrade zerogate")
+
+    def _disconnect(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    # ------------------------------------------------------------ plumbing
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._pool is None:
+            raise StoreUnavailable("the store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._guarded, fn, args)
+
+    def _guarded(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        try:
+            return fn(*args)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from exc
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreUnavailable(f"{self.path} is locked by another process; retry, or "
+                                    "stop the other zerogate using this file")
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+            return StoreUnavailable(f"cannot open {self.path}: check that the folder "
+                                    "exists and is writable")
+        if "not a database" in text or "malformed" in text or "corrupt" in text:
+            return StoreCorrupt(f"{self.path} is damaged or not a SQLite file: {text}")
+        return StoreUnavailable(f"the store at {self.path} failed: {text}")
+
+    async def _tx(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(self._in_tx, fn, args)
+
+    def _in_tx(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(db, *args)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise StoreUnavailable("the store is not open")
+        return self._db
+
+    # ------------------------------------------------------------ writes
+
+    async def submit(self, workflows: Sequence[NewWorkflow], now: float) -> list[Submitted]:
+        return await self._tx(ops.submit, workflows, now)
+
+    async def claim(self, request: ClaimRequest) -> ClaimBatch:
+        return await self._tx(ops.claim, request)
+
+    async def finish(self, owner: str, outcomes: Sequence[Outcome], now: float) -> Changes:
+        return await self._tx(ops.finish, owner, outcomes, now)
+
+    async def heartbeat(self, owner: str, task_ids: Sequence[int], now: float,
+                        lease_s: float) -> list[int]:
+        return await self._tx(ops.heartbeat, owner, task_ids, now, lease_s)
+
+    async def reclaim_expired(self, now: float, draw: Callable[[], float]) -> Changes:
+        return await self._tx(ops.reclaim_expired, now, draw)
+
+    async def promote_aged(self, now: float, aging_s: float) -> int:
+        return await self._tx(ops.promote_aged, now, aging_s)
+
+    async def cancel(self, *, now: float, reason: str, workflow_id: int | None = None,
+                     task_id: int | None = None) -> Changes:
+        return await self._tx(ops.cancel, now, reason, workflow_id, task_id)
+
+    async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
+        await self._tx(_set_paused, scope, is_paused, now)
+
+    # ------------------------------------------------------------ reads
+
+    async def paused_scopes(self) -> frozenset[str]:
+        return await self._call(lambda: ops.paused_scopes(self._conn()))
+
+    async def get_workflow(self, workflow_id: int) -> WorkflowRecord:
+        return await self._call(self._get_workflow, workflow_id)
+
+    def _get_workflow(self, workflow_id: int) -> WorkflowRecord:
+        row = self._conn().execute(
+            f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"no workflow with id {workflow_id}")
+        return WorkflowRecord(
+            workflow_id=row[0], name=row[1], tenant=row[2], state=WorkflowState(row[3]),
+            priority=row[4], failure_policy=FailurePolicy(row[5]), idempotency_key=row[6],
+            open_tasks=row[7], created_at=row[8], finished_at=row[9])
+
+    async def get_task(self, task_id: int) -> TaskRecord:
+        tasks = await self._call(self._tasks, "t.id = ?", task_id)
+        if not tasks:
+            raise NotFound(f"no task with id {task_id}")
+        return tasks[0]
+
+    async def list_tasks(self, workflow_id: int) -> list[TaskRecord]:
+        return await self._call(self._tasks, "t.workflow_id = ?", workflow_id)
+
+    def _tasks(self, where: str, arg: int) -> list[TaskRecord]:
+        db = self._conn()
+        rows = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id",
+                          (arg,)).fetchall()
+        deps: dict[int, list[str]] = {}
+        for child, local_id in db.execute(
+                "SELECT e.child, p.local_id FROM edges e JOIN tasks p ON p.id = e.parent"
+                " WHERE e.child IN (SELECT value FROM json_each(?)) ORDER BY p.id",
+                (ops.ids_json(r[0] for r in rows),)):
+            deps.setdefault(child, []).append(local_id)
+        return [_task_record(r, tuple(deps.get(r[0], ()))) for r in rows]
+
+    async def count_by_state(self) -> dict[str, int]:
+        rows = await self._call(
+            lambda: self._conn().execute("SELECT state, count(*) FROM tasks GROUP BY state")
+            .fetchall())
+        return {state: n for state, n in rows}
+
+    async def running_counts(self) -> RunningCounts:
+        return await self._call(lambda: ops.running_counts(self._conn()))
+
+
+def _set_paused(db: sqlite3.Connection, scope: str, is_paused: bool, now: float) -> None:
+    if is_paused:
+        db.execute("INSERT OR REPLACE INTO controls (scope, changed_at) VALUES (?, ?)",
+                   (scope, now))
+    else:
+        db.execute("DELETE FROM controls WHERE scope = ?", (scope,))
+
+
+def _task_record(r: tuple[Any, ...], deps: tuple[str, ...]) -> TaskRecord:
+    return TaskRecord(
+        task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], state=TaskState(r[4]),
+        priority=r[5], effective_priority=r[6], rank=r[7], tenant=r[8], key=r[9], deps=deps,
+        attempt=r[10], failures=r[11], owner=r[12], lease_until=r[13], not_before=r[14],
+        result_json=r[15], error=r[16], traceback=r[17], created_at=r[18], ready_at=r[19],
+        started_at=r[20], finished_at=r[21])

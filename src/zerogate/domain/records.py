@@ -1,0 +1,166 @@
+"""Records that cross the store boundary. Plain data; JSON fields stay encoded text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from zerogate.domain.model import FailurePolicy, Limits, TaskState, WorkflowState
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewTask:
+    """A validated task ready to store: defaults resolved, JSON encoded."""
+
+    local_id: str
+    name: str
+    args_json: str
+    deps: tuple[str, ...]
+    priority: int
+    rank: int
+    key: str | None
+    timeout_s: float | None
+    retry_json: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewWorkflow:
+    """A validated workflow; ``tasks`` are in dependency order."""
+
+    name: str
+    tenant: str
+    priority: int
+    failure_policy: FailurePolicy
+    idempotency_key: str | None
+    tasks: tuple[NewTask, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """The ids given to a submitted workflow; ``is_new`` is False on an idempotent replay."""
+
+    workflow_id: int
+    task_ids: dict[str, int]
+    is_new: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimRequest:
+    """Ask for up to ``n`` ready tasks, leased to ``owner`` until ``now + lease_s``."""
+
+    owner: str
+    n: int
+    now: float
+    lease_s: float
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claim:
+    """A task leased to one owner for one attempt; ``attempt`` is the fencing token."""
+
+    task_id: int
+    workflow_id: int
+    local_id: str
+    name: str
+    args_json: str
+    attempt: int
+    failures: int
+    timeout_s: float | None
+    retry_json: str
+    dep_results: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimBatch:
+    """Claimed tasks, and when the earliest backoff ends (to sleep until then)."""
+
+    claims: list[Claim]
+    next_due: float | None
+    is_paused: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """The end of one attempt, fenced by ``attempt``.
+
+    ``state`` is COMPLETED, RETRYING (``not_before`` set), FAILED, or WAITING for a
+    lease released without running to the end (graceful shutdown).
+    """
+
+    task_id: int
+    attempt: int
+    state: TaskState
+    result_json: str | None = None
+    error: str | None = None
+    traceback: str | None = None
+    not_before: float | None = None
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a store call changed that the runtime must react to."""
+
+    accepted: list[int] = field(default_factory=list)
+    stopped_running: list[int] = field(default_factory=list)
+    finished_workflows: list[tuple[int, WorkflowState]] = field(default_factory=list)
+    became_ready: int = 0
+
+    def merge(self, other: Changes) -> None:
+        self.accepted += other.accepted
+        self.stopped_running += other.stopped_running
+        self.finished_workflows += other.finished_workflows
+        self.became_ready += other.became_ready
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRecord:
+    """A task as stored, for status queries."""
+
+    task_id: int
+    workflow_id: int
+    local_id: str
+    name: str
+    state: TaskState
+    priority: int
+    effective_priority: int
+    rank: int
+    tenant: str
+    key: str | None
+    deps: tuple[str, ...]
+    attempt: int
+    failures: int
+    owner: str | None
+    lease_until: float | None
+    not_before: float | None
+    result_json: str | None
+    error: str | None
+    traceback: str | None
+    created_at: float
+    ready_at: float | None
+    started_at: float | None
+    finished_at: float | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkflowRecord:
+    """A workflow run as stored."""
+
+    workflow_id: int
+    name: str
+    tenant: str
+    state: WorkflowState
+    priority: int
+    failure_policy: FailurePolicy
+    idempotency_key: str | None
+    open_tasks: int
+    created_at: float
+    finished_at: float | None
+
+
+def final_workflow_state(failed: int, cancelled: int) -> WorkflowState:
+    """A finished workflow failed if any task failed, else cancelled if any was."""
+    if failed:
+        return WorkflowState.FAILED
+    if cancelled:
+        return WorkflowState.CANCELLED
+    return WorkflowState.COMPLETED

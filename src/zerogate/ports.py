@@ -1,0 +1,108 @@
+"""Ports: what the runtime needs from the outside world, as Protocols.
+
+Every port has an in-memory adapter shipped in the package, used by unit tests and
+as a fast non-durable mode. The durable stores pass the same contract suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from zerogate.domain.records import (
+    Changes,
+    ClaimBatch,
+    ClaimRequest,
+    NewWorkflow,
+    Outcome,
+    Submitted,
+    TaskRecord,
+    WorkflowRecord,
+)
+from zerogate.domain.scheduling import RunningCounts
+
+# Pause scopes: "global", "workflow:<id>", "tenant:<name>", "key:<key>".
+GLOBAL = "global"
+
+
+class Clock(Protocol):
+    """Time as the runtime sees it; tests substitute a fake that jumps on demand."""
+
+    def now(self) -> float:
+        """Wall-clock seconds since the epoch (stored in records)."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never goes back (for durations)."""
+        ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+    async def wait_event(self, event: asyncio.Event, timeout_s: float | None) -> bool:
+        """Wait for ``event`` at most ``timeout_s``; True when it was set."""
+        ...
+
+    def timeout(self, seconds: float | None) -> AbstractAsyncContextManager[object]:
+        """A scope that raises TimeoutError when ``seconds`` pass inside it."""
+        ...
+
+
+class Store(Protocol):
+    """Durable state of workflows and tasks; the single source of truth.
+
+    Every method is one transaction: it either happens whole or not at all, and it
+    has happened (committed) when the call returns. Times come in as arguments.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def submit(self, workflows: Sequence[NewWorkflow], now: float) -> list[Submitted]:
+        """Store all workflows or none; an idempotency key seen before returns its ids."""
+        ...
+
+    async def claim(self, request: ClaimRequest) -> ClaimBatch:
+        """Lease up to ``request.n`` ready tasks in service order within the limits."""
+        ...
+
+    async def finish(self, owner: str, outcomes: Sequence[Outcome], now: float) -> Changes:
+        """Apply outcomes whose owner and attempt still match; refuse the others."""
+        ...
+
+    async def heartbeat(
+        self, owner: str, task_ids: Sequence[int], now: float, lease_s: float
+    ) -> list[int]:
+        """Extend the owner's leases; return those of ``task_ids`` it no longer holds."""
+        ...
+
+    async def reclaim_expired(self, now: float, draw: Callable[[], float]) -> Changes:
+        """Treat expired leases as failed attempts: retry with backoff or fail."""
+        ...
+
+    async def promote_aged(self, now: float, aging_s: float) -> int:
+        """Raise the effective class of tasks that waited ``aging_s`` per class."""
+        ...
+
+    async def cancel(
+        self, *, now: float, reason: str, workflow_id: int | None = None,
+        task_id: int | None = None,
+    ) -> Changes:
+        """Cancel one task, one workflow, or (both None) everything not yet finished."""
+        ...
+
+    async def set_paused(self, scope: str, is_paused: bool, now: float) -> None: ...
+
+    async def paused_scopes(self) -> frozenset[str]: ...
+
+    async def get_workflow(self, workflow_id: int) -> WorkflowRecord: ...
+
+    async def get_task(self, task_id: int) -> TaskRecord: ...
+
+    async def list_tasks(self, workflow_id: int) -> list[TaskRecord]: ...
+
+    async def count_by_state(self) -> dict[str, int]: ...
+
+    async def running_counts(self) -> RunningCounts: ...

@@ -1,0 +1,164 @@
+"""Registering task handlers and composing them into workflows.
+
+Only registered handlers can run: a workflow names tasks by their registered name,
+and their arguments and results are JSON, never pickles.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, overload
+
+from zerogate.domain.model import JSON, FailurePolicy, Priority, RunIn, dumps_json
+from zerogate.domain.records import NewTask, NewWorkflow
+from zerogate.domain.retry import RetryPolicy
+from zerogate.domain.workflow import TaskSpec, WorkflowSpec, validate_dag
+from zerogate.errors import InvalidConfig, UnknownTask
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskDef:
+    """A registered handler and its defaults. Calling it calls the function."""
+
+    name: str
+    fn: Callable[..., Any]
+    run_in: RunIn
+    takes_ctx: bool
+    priority: Priority
+    key: str | None
+    timeout_s: float | None
+    retry: RetryPolicy
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.fn(*args, **kwargs)
+
+
+class Registry:
+    """The task handlers an engine may run, by name.
+
+    >>> registry = Registry()
+    >>> @registry.task(retry=RetryPolicy(max_attempts=5), timeout_s=30)
+    ... async def fetch(ctx, url: str) -> dict: ...
+    """
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, TaskDef] = {}
+
+    @overload
+    def task(self, fn: F, /) -> TaskDef: ...
+
+    @overload
+    def task(self, fn: None = None, /, **options: Any) -> Callable[[F], TaskDef]: ...
+
+    def task(self, fn: Callable[..., Any] | None = None, /,
+             **options: Any) -> TaskDef | Callable[[F], TaskDef]:
+        """Register ``fn`` (as a bare decorator, or with options).
+
+        Options: ``name``, ``run_in`` ("async", "thread", "process"; async functions
+        default to "async", others to "thread"), ``priority``, ``key``, ``timeout_s``,
+        ``retry``. A handler that has a parameter named ``ctx`` receives a TaskContext.
+        """
+        if fn is None:
+            return lambda f: self._register(f, **options)
+        return self._register(fn, **options)
+
+    def _register(self, fn: Callable[..., Any], *, name: str | None = None,
+                  run_in: RunIn | str | None = None, priority: Priority | str = "medium",
+                  key: str | None = None, timeout_s: float | None = None,
+                  retry: RetryPolicy | None = None) -> TaskDef:
+        name = name or fn.__name__
+        if name in self._tasks:
+            raise InvalidConfig(f"a task named {name!r} is registered already")
+        mode = RunIn(run_in) if run_in else _default_run_in(fn)
+        if mode is RunIn.ASYNC and not inspect.iscoroutinefunction(fn):
+            raise InvalidConfig(f"task {name!r}: run_in='async' needs an async function")
+        if mode is not RunIn.ASYNC and inspect.iscoroutinefunction(fn):
+            raise InvalidConfig(f"task {name!r}: an async function must run_in='async'")
+        tdef = TaskDef(name=name, fn=fn, run_in=mode,
+                       takes_ctx="ctx" in inspect.signature(fn).parameters,
+                       priority=Priority.parse(priority), key=key, timeout_s=timeout_s,
+                       retry=retry or RetryPolicy())
+        self._tasks[name] = tdef
+        return tdef
+
+    def get(self, name: str) -> TaskDef:
+        try:
+            return self._tasks[name]
+        except KeyError:
+            known = ", ".join(sorted(self._tasks)) or "none"
+            raise UnknownTask(f"no task is registered as {name!r} (registered: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._tasks)
+
+    def prepare(self, spec: WorkflowSpec, idempotency_key: str | None = None) -> NewWorkflow:
+        """Validate ``spec`` against the registry and encode it for the store."""
+        order = validate_dag(spec.tasks)
+        by_id = {t.id: t for t in spec.tasks}
+        tasks = tuple(self._new_task(by_id[i], spec) for i in order)
+        return NewWorkflow(name=spec.name, tenant=spec.tenant, priority=int(spec.priority),
+                           failure_policy=spec.failure_policy, idempotency_key=idempotency_key,
+                           tasks=tasks)
+
+    def _new_task(self, t: TaskSpec, wf: WorkflowSpec) -> NewTask:
+        tdef = self.get(t.name)
+        priority = t.priority if t.priority is not None else tdef.priority
+        return NewTask(
+            local_id=t.id, name=t.name, deps=t.deps, rank=t.rank,
+            args_json=dumps_json(dict(t.args), what=f"arguments of task {t.id!r}"),
+            priority=int(priority), key=t.key if t.key is not None else tdef.key,
+            timeout_s=t.timeout_s if t.timeout_s is not None else tdef.timeout_s,
+            retry_json=(t.retry or tdef.retry).to_json(),
+        )
+
+
+def _default_run_in(fn: Callable[..., Any]) -> RunIn:
+    return RunIn.ASYNC if inspect.iscoroutinefunction(fn) else RunIn.THREAD
+
+
+class Workflow:
+    """Builds a workflow DAG step by step.
+
+    >>> wf = Workflow("etl")
+    >>> raw = wf.add(fetch, {"url": "https://example.org"})
+    >>> wf.add(parse, after=[raw])
+    """
+
+    def __init__(self, name: str, *, tenant: str = "default",
+                 priority: Priority | str = Priority.MEDIUM,
+                 failure_policy: FailurePolicy | str = FailurePolicy.FAIL) -> None:
+        self.name = name
+        self.tenant = tenant
+        self.priority = Priority.parse(priority)
+        self.failure_policy = FailurePolicy(failure_policy)
+        self._tasks: list[TaskSpec] = []
+
+    def add(self, task: TaskDef | str, args: Mapping[str, JSON] | None = None, *,
+            id: str | None = None, after: Iterable[str] = (),
+            priority: Priority | str | None = None, rank: int = 0, key: str | None = None,
+            timeout_s: float | None = None, retry: RetryPolicy | None = None) -> str:
+        """Add a task and return its id, to name it in a later ``after=``."""
+        name = task if isinstance(task, str) else task.name
+        task_id = id or self._fresh_id(name)
+        self._tasks.append(TaskSpec(
+            id=task_id, name=name, args=dict(args or {}), deps=tuple(after),
+            priority=None if priority is None else Priority.parse(priority), rank=rank,
+            key=key, timeout_s=timeout_s, retry=retry))
+        return task_id
+
+    def _fresh_id(self, name: str) -> str:
+        taken = {t.id for t in self._tasks}
+        if name not in taken:
+            return name
+        n = 2
+        while f"{name}-{n}" in taken:
+            n += 1
+        return f"{name}-{n}"
+
+    def spec(self) -> WorkflowSpec:
+        return WorkflowSpec(name=self.name, tasks=tuple(self._tasks), tenant=self.tenant,
+                            priority=self.priority, failure_policy=self.failure_policy)

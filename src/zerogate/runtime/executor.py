@@ -1,0 +1,79 @@
+"""Runs one attempt of a handler: on the loop, in a thread, or in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from zerogate.domain.model import JSON, RunIn
+from zerogate.errors import InvalidConfig
+from zerogate.registry import TaskDef
+from zerogate.runtime.procpool import ProcessPool
+
+
+@dataclass(frozen=True, slots=True)
+class TaskContext:
+    """What a handler knows about its own run. Plain data, so it crosses processes."""
+
+    task_id: int
+    workflow_id: int
+    task: str  # the task's id inside its workflow
+    attempt: int
+    deps: Mapping[str, JSON]  # results of the dependencies, by task id
+
+
+def call_by_name(module: str, qualname: str, *args: Any, **kwargs: Any) -> Any:
+    """Import ``module.qualname`` in this process and call it (a child's entry point)."""
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target(*args, **kwargs)
+
+
+class Executor:
+    """Owns the thread and process pools; both start lazily on first use."""
+
+    def __init__(self, *, threads: int, processes: int, start_method: str = "spawn") -> None:
+        if threads < 1 or processes < 1:
+            raise InvalidConfig("thread and process worker counts must be at least 1")
+        self._threads_n = threads
+        self._processes_n = processes
+        self._start_method = start_method
+        self._threads: ThreadPoolExecutor | None = None
+        self._procs: ProcessPool | None = None
+
+    async def invoke(self, tdef: TaskDef, ctx: TaskContext, args: Mapping[str, Any]) -> Any:
+        lead = (ctx,) if tdef.takes_ctx else ()
+        if tdef.run_in is RunIn.ASYNC:
+            return await tdef.fn(*lead, **args)
+        if tdef.run_in is RunIn.THREAD:
+            loop = asyncio.get_running_loop()
+            call = functools.partial(tdef.fn, *lead, **args)
+            return await loop.run_in_executor(self._thread_pool(), call)
+        fn = tdef.fn
+        return await self._process_pool().run(
+            call_by_name, (fn.__module__, fn.__qualname__, *lead), args)
+
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(self._threads_n, thread_name_prefix="zerogate-task")
+        return self._threads
+
+    def _process_pool(self) -> ProcessPool:
+        if self._procs is None:
+            self._procs = ProcessPool(size=self._processes_n, start_method=self._start_method)
+        return self._procs
+
+    async def close(self, grace_s: float) -> None:
+        if self._procs is not None:
+            await self._procs.close(grace_s=grace_s)
+            self._procs = None
+        if self._threads is not None:
+            # Threads cannot be interrupted: wait for them off the loop.
+            pool, self._threads = self._threads, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
