@@ -40,8 +40,8 @@ from zerogate.runtime.executor import TaskContext
 from zerogate.runtime.handle import TaskStatus, WorkflowHandle, WorkflowStatus
 
 __all__ = [
-    "EngineClosed",
     "Engine",
+    "EngineClosed",
     "EngineConfig",
     "FailurePolicy",
     "FakeClock",

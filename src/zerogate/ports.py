@@ -15,6 +15,7 @@ from zerogate.domain.records import (
     Changes,
     ClaimBatch,
     ClaimRequest,
+    Event,
     NewWorkflow,
     Outcome,
     Submitted,
@@ -106,3 +107,9 @@ class Store(Protocol):
     async def count_by_state(self) -> dict[str, int]: ...
 
     async def running_counts(self) -> RunningCounts: ...
+
+
+class EventSink(Protocol):
+    """Receives engine events; must not block (it runs on the event loop)."""
+
+    def emit(self, event: Event) -> None: ...

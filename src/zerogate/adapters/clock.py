@@ -67,7 +67,10 @@ class FakeClock:
 
     def _timer(self, seconds: float) -> asyncio.Future[None]:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._timers, (self._now + seconds, next(self._seq), fut))
+        if seconds <= 0:
+            fut.set_result(None)  # already due: never wait for an advance that may not come
+        else:
+            heapq.heappush(self._timers, (self._now + seconds, next(self._seq), fut))
         return fut
 
     async def sleep(self, seconds: float) -> None:

@@ -24,17 +24,24 @@ class Situation:
 
 
 def wait_reason(task: TaskRecord, s: Situation) -> str | None:
-    """Return why ``task`` waits, or None when it is running or finished."""
-    if task.state is TaskState.PENDING:
-        return _pending_reason(task, s)
-    if task.state not in (TaskState.WAITING, TaskState.RETRYING):
+    """Return why ``task`` waits, or None when it is running or finished.
+
+    The most fundamental reason comes first: a dependency, then a pause, then the
+    backoff of a retry, then admission of the workflow, then a full slot.
+    """
+    if task.state not in (TaskState.PENDING, TaskState.WAITING, TaskState.RETRYING):
         return None
-    if task.state is TaskState.RETRYING and task.not_before and task.not_before > s.now:
-        when = datetime.fromtimestamp(task.not_before, UTC).isoformat(timespec="seconds")
-        return f"retry: backing off until {when} after attempt {task.attempt} failed"
+    open_deps = [d for d in task.deps if s.dep_states.get(d) is not TaskState.COMPLETED]
+    if open_deps:
+        return "dependency: waiting for " + ", ".join(repr(d) for d in open_deps)
     paused = _paused_scope(task, s.paused)
     if paused is not None:
         return f"paused: {paused} is paused"
+    if task.state is TaskState.RETRYING and task.not_before and task.not_before > s.now:
+        when = datetime.fromtimestamp(task.not_before, UTC).isoformat(timespec="seconds")
+        return f"retry: backing off until {when} after attempt {task.attempt} failed"
+    if task.state is TaskState.PENDING and s.limits.max_running_workflows is not None:
+        return _admission_reason(s)
     scope = blocking_scope(Candidate(task.task_id, task.workflow_id, task.tenant, task.key),
                            s.running, s.limits)
     if scope is not None:
@@ -42,13 +49,9 @@ def wait_reason(task: TaskRecord, s: Situation) -> str | None:
     return "queued: waiting for a free slot behind work of equal or higher priority"
 
 
-def _pending_reason(task: TaskRecord, s: Situation) -> str:
-    open_deps = [d for d in task.deps if s.dep_states.get(d) is not TaskState.COMPLETED]
-    if open_deps:
-        return "dependency: waiting for " + ", ".join(repr(d) for d in open_deps)
+def _admission_reason(s: Situation) -> str:
     if s.workflow_state is WorkflowState.PENDING:
-        cap = s.limits.max_running_workflows
-        return f"workflow slot: {cap} workflows are running, the limit"
+        return f"workflow slot: {s.limits.max_running_workflows} workflows are running, the limit"
     return "queued: about to become ready"
 
 

@@ -164,3 +164,17 @@ def final_workflow_state(failed: int, cancelled: int) -> WorkflowState:
     if cancelled:
         return WorkflowState.CANCELLED
     return WorkflowState.COMPLETED
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something the engine did: ``kind`` is "claimed", a task state, or "workflow".
+
+    ``state`` is the task's new state, or for ``workflow`` events the workflow's.
+    """
+
+    kind: str
+    workflow_id: int | None
+    task_id: int | None
+    state: str
+    at: float

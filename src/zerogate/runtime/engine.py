@@ -18,15 +18,23 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from zerogate.adapters.clock import SystemClock
+from zerogate.adapters.events import NullSink
 from zerogate.domain.model import Limits, TaskState
-from zerogate.domain.records import Changes, Claim, ClaimRequest, Outcome, WorkflowRecord
+from zerogate.domain.records import (
+    Changes,
+    Claim,
+    ClaimRequest,
+    Event,
+    Outcome,
+    WorkflowRecord,
+)
 from zerogate.domain.workflow import WorkflowSpec
 from zerogate.errors import EngineClosed, InvalidConfig, StoreError
-from zerogate.ports import GLOBAL, Clock, Store
+from zerogate.ports import GLOBAL, Clock, EventSink, Store
 from zerogate.registry import Registry, Workflow
 from zerogate.runtime.attempt import run_attempt
 from zerogate.runtime.executor import Executor
-from zerogate.runtime.handle import WorkflowHandle
+from zerogate.runtime.handle import WorkflowHandle, WorkflowStatus, status_of
 
 log = logging.getLogger("zerogate.engine")
 T = TypeVar("T")
@@ -66,11 +74,12 @@ class Engine:
 
     def __init__(self, registry: Registry, store: Store, *, config: EngineConfig | None = None,
                  clock: Clock | None = None, owner: str | None = None,
-                 seed: int | None = None) -> None:
+                 events: EventSink | None = None, seed: int | None = None) -> None:
         self.registry = registry
         self.store = store
         self.config = config or EngineConfig()
         self.clock: Clock = clock or SystemClock()
+        self.events: EventSink = events or NullSink()
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._rng = random.Random(seed)
         self._executor = Executor(threads=self.config.thread_workers,
@@ -198,12 +207,13 @@ class Engine:
         """Wait until the workflow finishes and return its record."""
         deadline = None if timeout_s is None else self.clock.monotonic() + timeout_s
         while True:
+            # Register before reading, so a finish between the two cannot be missed.
+            event = self._waiters.setdefault(workflow_id, asyncio.Event())
             record = await self.store.get_workflow(workflow_id)
             if record.state.is_terminal:
                 return record
             if self._closed:
                 raise EngineClosed("the engine shut down before the workflow finished")
-            event = self._waiters.setdefault(workflow_id, asyncio.Event())
             left = self.config.poll_s
             if deadline is not None:
                 left = min(left, deadline - self.clock.monotonic())
@@ -213,7 +223,9 @@ class Engine:
             await self.clock.wait_event(event, left)
 
     def _react(self, changes: Changes) -> None:
-        for workflow_id, _state in changes.finished_workflows:
+        now = self.clock.now()
+        for workflow_id, state in changes.finished_workflows:
+            self.events.emit(Event("workflow", workflow_id, None, state.value, now))
             event = self._waiters.pop(workflow_id, None)
             if event is not None:
                 event.set()
@@ -221,6 +233,10 @@ class Engine:
             self._abandon(task_id)
         if changes.became_ready or changes.stopped_running:
             self._wake_claim.set()
+
+    async def status(self, workflow_id: int) -> WorkflowStatus:
+        """The workflow, its tasks, and why each waiting task waits."""
+        return await status_of(self, workflow_id)
 
     # ------------------------------------------------------------ controls
 
@@ -272,6 +288,8 @@ class Engine:
             limits=self.config.limits))
         self._next_due = batch.next_due
         for claim in batch.claims:
+            self.events.emit(Event("claimed", claim.workflow_id, claim.task_id, "running",
+                                   self.clock.now()))
             self._start(claim)
         return batch.claims
 
@@ -327,8 +345,18 @@ class Engine:
             self._outbox[:0] = batch  # kept in order; the guard waited before the retry
             self._wake_write.set()
             return False
+        self._emit_outcomes(batch, changes.accepted)
         self._react(changes)
+        self._wake_claim.set()  # a retry's backoff may now be the earliest deadline
         return True
+
+    def _emit_outcomes(self, batch: list[Outcome], accepted: list[int]) -> None:
+        if isinstance(self.events, NullSink):
+            return
+        now, kept = self.clock.now(), set(accepted)
+        for o in batch:
+            if o.task_id in kept:
+                self.events.emit(Event(o.state.value, None, o.task_id, o.state.value, now))
 
     # ------------------------------------------------------------ upkeep
 
@@ -346,7 +374,11 @@ class Engine:
 
     async def _sweep(self) -> None:
         now = self.clock.now()
-        self._react(await self.store.reclaim_expired(now, self._rng.random))
+        changes = await self.store.reclaim_expired(now, self._rng.random)
+        for task_id in changes.stopped_running:
+            log.warning("lease of task %d expired: its worker stopped answering", task_id)
+            self.events.emit(Event("expired", None, task_id, "expired", now))
+        self._react(changes)
         if self.config.aging_s is not None:
             await self.store.promote_aged(now, self.config.aging_s)
 
