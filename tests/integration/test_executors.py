@@ -1,0 +1,111 @@
+"""Thread and process tasks on the real clock and a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from zerogate import (
+    Engine,
+    EngineConfig,
+    Registry,
+    RetryPolicy,
+    SqliteStore,
+    TaskContext,
+    TaskState,
+    Workflow,
+    WorkflowState,
+)
+from zerogate.adapters.events import EventLog
+
+
+def square(x: int) -> int:
+    return x * x
+
+
+def pid_then_hang(ctx: TaskContext, pid_file: str) -> None:
+    Path(pid_file).write_text(str(os.getpid()))
+    while True:  # CPU-bound and deaf to cooperation: only termination stops it
+        pass
+
+
+def sum_deps(ctx: TaskContext) -> int:
+    return sum(ctx.deps.values())
+
+
+def build(tmp: Path) -> tuple[Registry, Engine, EventLog]:
+    registry = Registry()
+    registry.task(square, name="square_thread", run_in="thread")
+    registry.task(square, name="square_process", run_in="process")
+    registry.task(sum_deps, run_in="process")
+    registry.task(pid_then_hang, run_in="process", timeout_s=30,
+                  retry=RetryPolicy(max_attempts=1))
+    events = EventLog()
+    engine = Engine(registry, SqliteStore(tmp / "z.db"),
+                    config=EngineConfig(process_workers=2, grace_s=1), events=events)
+    return registry, engine, events
+
+
+async def test_thread_and_process_tasks_pass_results(tmp_path: Path) -> None:
+    _, engine, _ = build(tmp_path)
+    wf = Workflow("mixed")
+    wf.add("square_thread", {"x": 3})
+    wf.add("square_process", {"x": 4})
+    wf.add("sum_deps", after=["square_thread", "square_process"])
+    async with engine:
+        result = await (await engine.submit(wf)).result(timeout_s=60)
+    assert result == {"square_thread": 9, "square_process": 16, "sum_deps": 25}
+
+
+async def _pid_of(pid_file: Path) -> int:
+    for _ in range(600):  # bounded wait for a separate process to start (at most 30 s)
+        if pid_file.exists() and pid_file.read_text():
+            return int(pid_file.read_text())
+        await asyncio.sleep(0.05)
+    raise AssertionError("the process task never started")
+
+
+@pytest.mark.slow
+async def test_cancelling_a_process_task_terminates_its_process(tmp_path: Path) -> None:
+    _, engine, _ = build(tmp_path)
+    pid_file = tmp_path / "pid"
+    wf = Workflow("hang")
+    wf.add("pid_then_hang", {"pid_file": str(pid_file)})
+    async with engine:
+        handle = await engine.submit(wf)
+        pid = await _pid_of(pid_file)
+        await handle.cancel()
+        status = await handle.wait(timeout_s=30)
+        for _ in range(200):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError(f"process {pid} still alive after cancel")
+    assert status.state is WorkflowState.CANCELLED
+    assert status.tasks[0].record.state is TaskState.CANCELLED
+
+
+@pytest.mark.slow
+async def test_process_task_timeout_terminates_and_records_it(tmp_path: Path) -> None:
+    registry = Registry()
+    registry.task(pid_then_hang, run_in="process", timeout_s=1.0,
+                  retry=RetryPolicy(max_attempts=1))
+    engine = Engine(registry, SqliteStore(tmp_path / "z.db"),
+                    config=EngineConfig(process_workers=1))
+    pid_file = tmp_path / "pid"
+    wf = Workflow("timeout")
+    wf.add("pid_then_hang", {"pid_file": str(pid_file)})
+    async with engine:
+        status = await (await engine.submit(wf)).wait(timeout_s=60)
+        pid = await _pid_of(pid_file)
+    record = status.tasks[0].record
+    assert record.state is TaskState.FAILED
+    assert "TaskTimeout" in (record.error or "")
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

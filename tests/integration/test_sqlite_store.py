@@ -1,0 +1,89 @@
+"""The SQLite file itself: durability across reopen, and files it must refuse clearly."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from zerogate import SqliteStore, StoreCorrupt, StoreUnavailable
+from zerogate.domain.model import FailurePolicy, Limits
+from zerogate.domain.records import ClaimRequest, NewTask, NewWorkflow
+from zerogate.domain.retry import RetryPolicy
+
+
+def one_task_workflow(key: str | None = None) -> NewWorkflow:
+    task = NewTask(local_id="a", name="t", args_json="{}", deps=(), priority=2, rank=0,
+                   key=None, timeout_s=None, retry_json=RetryPolicy().to_json())
+    return NewWorkflow(name="w", tenant="default", priority=2, failure_policy=FailurePolicy.FAIL,
+                       idempotency_key=key, tasks=(task,))
+
+
+async def test_acknowledged_submissions_survive_reopen(tmp_path: Path) -> None:
+    db = tmp_path / "z.db"
+    store = SqliteStore(db)
+    await store.open()
+    [sub] = await store.submit([one_task_workflow("k")], 1.0)
+    await store.set_paused("tenant:x", True, 1.0)
+    await store.close()
+    again = SqliteStore(db)
+    await again.open()
+    assert (await again.get_task(sub.task_ids["a"])).name == "t"
+    assert await again.paused_scopes() == frozenset({"tenant:x"})
+    [replay] = await again.submit([one_task_workflow("k")], 2.0)
+    assert (replay.workflow_id, replay.is_new) == (sub.workflow_id, False)
+    await again.close()
+
+
+async def test_garbage_file_is_reported_corrupt(tmp_path: Path) -> None:
+    db = tmp_path / "garbage.db"
+    db.write_bytes(b"this is not a database at all" * 100)
+    with pytest.raises(StoreCorrupt, match="damaged or not a SQLite file"):
+        await SqliteStore(db).open()
+    assert db.read_bytes().startswith(b"this is not a database")  # nothing overwritten
+
+
+async def test_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.close()
+    with pytest.raises(StoreCorrupt, match="not a zerogate store"):
+        await SqliteStore(db).open()
+
+
+async def test_newer_schema_asks_for_an_upgrade(tmp_path: Path) -> None:
+    db = tmp_path / "z.db"
+    store = SqliteStore(db)
+    await store.open()
+    await store.close()
+    conn = sqlite3.connect(db)
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(StoreCorrupt, match="upgrade zerogate"):
+        await SqliteStore(db).open()
+
+
+async def test_locked_file_is_unavailable_and_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "z.db"
+    store = SqliteStore(db, busy_timeout_s=0.2)
+    await store.open()
+    [sub] = await store.submit([one_task_workflow()], 1.0)
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreUnavailable, match="locked by another process"):
+            await store.submit([one_task_workflow()], 2.0)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    batch = await store.claim(ClaimRequest(owner="A", n=10, now=3.0, lease_s=30,
+                                           limits=Limits()))
+    assert [c.task_id for c in batch.claims] == [sub.task_ids["a"]]
+    await store.close()
+
+
+async def test_missing_folder_is_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(StoreUnavailable, match="cannot open"):
+        await SqliteStore(tmp_path / "no" / "such" / "dir" / "z.db").open()
