@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 import time
@@ -15,8 +16,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from zerogate.adapters.sqlite_store import SqliteStore
-from zerogate.errors import StoreUnavailable, ZerogateError
+from zerogate.domain.model import Limits
+from zerogate.errors import InvalidConfig, StoreUnavailable, ZerogateError
 from zerogate.ports import GLOBAL
+from zerogate.registry import Registry
+from zerogate.runtime.engine import Engine, EngineConfig
 
 console = Console()
 
@@ -42,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--documents", type=int, default=200)
     demo.add_argument("--folder", type=Path, default=Path("zerogate-demo-files"))
     demo.set_defaults(run=_demo)
+    worker = sub.add_parser("worker", help="run tasks of a registry until SIGTERM or SIGINT")
+    worker.add_argument("--app", required=True,
+                        help="module:attribute naming a Registry, or a function returning one")
+    worker.add_argument("--db", type=Path, default=Path("zerogate.db"))
+    worker.add_argument("--max-running", type=int, default=64)
+    worker.add_argument("--grace", type=float, default=10.0, help="seconds to finish on stop")
+    worker.set_defaults(run=_worker)
     for name, fn, text in (("status", _status, "counts of tasks by state"),
                            ("pause", _pause, "stop starting new tasks (durable)"),
                            ("resume", _resume, "start tasks again"),
@@ -80,6 +91,30 @@ async def _demo(args: argparse.Namespace) -> int:
                   f"{total / summary.seconds:.0f}")
     console.print(table)
     return 0 if set(summary.states) == {"completed"} else 1
+
+
+def load_registry(spec: str) -> Registry:
+    """Import ``module:attribute``; the attribute is a Registry or returns one."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise InvalidConfig(f"--app must look like 'package.module:registry', got {spec!r}")
+    try:
+        target = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidConfig(f"cannot load {spec!r}: {exc}") from exc
+    registry = target() if callable(target) and not isinstance(target, Registry) else target
+    if not isinstance(registry, Registry):
+        raise InvalidConfig(f"{spec!r} is not a zerogate Registry")
+    return registry
+
+
+async def _worker(args: argparse.Namespace) -> int:
+    config = EngineConfig(limits=Limits(max_running=args.max_running), grace_s=args.grace)
+    engine = Engine(load_registry(args.app), SqliteStore(args.db), config=config)
+    console.print(f"worker {engine.owner} serving {args.app} from {args.db}")
+    await engine.serve()
+    console.print("worker stopped")
+    return 0
 
 
 async def _with_store(db: Path) -> SqliteStore:
