@@ -32,6 +32,10 @@ class TaskDef:
     key: str | None
     timeout_s: float | None
     retry: RetryPolicy
+    retry_json: str = ""  # the policy encoded once, not once per submitted task
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "retry_json", self.retry.to_json())
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.fn(*args, **kwargs)
@@ -109,10 +113,10 @@ class Registry:
         priority = t.priority if t.priority is not None else tdef.priority
         return NewTask(
             local_id=t.id, name=t.name, deps=t.deps, rank=t.rank,
-            args_json=dumps_json(dict(t.args), what=f"arguments of task {t.id!r}"),
+            args_json=dumps_json(t.args, what=f"arguments of task {t.id!r}") if t.args else "{}",
             priority=int(priority), key=t.key if t.key is not None else tdef.key,
             timeout_s=t.timeout_s if t.timeout_s is not None else tdef.timeout_s,
-            retry_json=(t.retry or tdef.retry).to_json(),
+            retry_json=t.retry.to_json() if t.retry else tdef.retry_json,
         )
 
 
@@ -136,6 +140,7 @@ class Workflow:
         self.priority = Priority.parse(priority)
         self.failure_policy = FailurePolicy(failure_policy)
         self._tasks: list[TaskSpec] = []
+        self._ids: set[str] = set()
 
     def add(self, task: TaskDef | str, args: Mapping[str, JSON] | None = None, *,
             id: str | None = None, after: Iterable[str] = (),
@@ -144,6 +149,7 @@ class Workflow:
         """Add a task and return its id, to name it in a later ``after=``."""
         name = task if isinstance(task, str) else task.name
         task_id = id or self._fresh_id(name)
+        self._ids.add(task_id)
         self._tasks.append(TaskSpec(
             id=task_id, name=name, args=dict(args or {}), deps=tuple(after),
             priority=None if priority is None else Priority.parse(priority), rank=rank,
@@ -151,11 +157,10 @@ class Workflow:
         return task_id
 
     def _fresh_id(self, name: str) -> str:
-        taken = {t.id for t in self._tasks}
-        if name not in taken:
+        if name not in self._ids:
             return name
         n = 2
-        while f"{name}-{n}" in taken:
+        while f"{name}-{n}" in self._ids:
             n += 1
         return f"{name}-{n}"
 

@@ -10,7 +10,8 @@ import pytest
 from zerogate.domain.model import FailurePolicy, Limits, TaskState, WorkflowState
 from zerogate.domain.records import ClaimRequest, NewTask, NewWorkflow, Outcome
 from zerogate.domain.retry import RetryPolicy
-from zerogate.errors import NotFound
+from zerogate.domain.scheduling import MAX_SCAN_ROUNDS
+from zerogate.errors import InvalidConfig, InvalidTransition, NotFound
 from zerogate.ports import Store
 
 NOW = 1000.0
@@ -313,3 +314,34 @@ async def test_aging_promotes_long_waiting_tasks(store: Store) -> None:
     assert (await store.get_task(s.task_ids["old_low"])).effective_priority == 1
     assert await claim(store, n=1, now=NOW + 250) == [s.task_ids["old_low"]]
     assert t.task_ids["new_high"] > 0
+
+
+# ---------------------------------------------------------------- refused input
+
+
+async def test_malformed_pause_scope_is_refused_and_claims_go_on(store: Store) -> None:
+    await store.submit([workflow(task("a"))], NOW)
+    for scope in ("workflow:x", "tenant:", "everything", "key"):
+        with pytest.raises(InvalidConfig, match="unknown pause scope"):
+            await store.set_paused(scope, True, NOW)
+    assert await store.paused_scopes() == frozenset()
+    assert len(await claim(store)) == 1
+
+
+async def test_unappliable_outcome_state_is_refused_whole(store: Store) -> None:
+    await store.submit([workflow(task("a"), task("b"))], NOW)
+    a, b = await claim(store)
+    bogus = Outcome(task_id=b, attempt=1, state=TaskState.CANCELLED)
+    with pytest.raises(InvalidTransition, match="cannot end in state cancelled"):
+        await store.finish("A", [done(a), bogus], NOW)
+    assert [await state(store, t) for t in (a, b)] == [TaskState.RUNNING] * 2
+
+
+async def test_a_scan_cut_short_says_there_is_more(store: Store) -> None:
+    await store.submit([workflow(*(task(f"t{i}") for i in range(10))) for _ in range(10)], NOW)
+    limits = Limits(per_workflow=1)
+    first = await store.claim(ClaimRequest(owner="A", n=10, now=NOW, lease_s=30, limits=limits))
+    assert len(first.claims) == MAX_SCAN_ROUNDS and first.has_more
+    second = await store.claim(ClaimRequest(owner="A", n=10, now=NOW, lease_s=30, limits=limits))
+    assert len(second.claims) == 10 - MAX_SCAN_ROUNDS
+    assert len({c.workflow_id for c in first.claims + second.claims}) == 10

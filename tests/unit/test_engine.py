@@ -21,7 +21,7 @@ from zerogate import (
     WorkflowFailed,
     WorkflowState,
 )
-from zerogate.domain.records import ClaimRequest
+from zerogate.domain.records import ClaimBatch, ClaimRequest
 from zerogate.registry import TaskDef
 
 from .conftest import STORES, Rig
@@ -441,3 +441,41 @@ async def test_aging_lifts_a_starving_low_priority_task(rig: Rig) -> None:
         gate.set()
         await handle.result()
     assert order == ["blocker", "old-low", "new-high"]
+
+
+async def test_a_due_retry_held_by_a_full_slot_does_not_spin_the_claim_loop(rig: Rig) -> None:
+    gated, gates = gate_task(rig)
+
+    @rig.registry.task(key="k", retry=RetryPolicy(max_attempts=2, backoff_s=5, jitter=0))
+    async def flaky(ctx: TaskContext) -> str:
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return "second"
+
+    store = STORES[rig.store_kind](rig.tmp)
+    claims = 0
+    original = store.claim
+
+    async def counting_claim(request: ClaimRequest) -> ClaimBatch:
+        nonlocal claims
+        claims += 1
+        return await original(request)
+
+    store.claim = counting_claim  # type: ignore[method-assign]
+    async with rig.engine(Limits(per_key={"k": 1}), store=store) as engine:
+        w1 = Workflow("flaky")
+        w1.add(flaky)
+        h1 = await engine.submit(w1)
+        await rig.outcome("retrying", h1.task_ids["flaky"])
+        w2 = Workflow("holder")
+        w2.add(gated, id="holder", key="k")
+        h2 = await engine.submit(w2)
+        await rig.outcome("claimed", h2.task_ids["holder"])
+        await rig.clock.advance(6)  # the retry is due, but key "k" is full
+        before = claims
+        for _ in range(50):
+            await asyncio.sleep(0)
+        assert claims - before <= 2, "the claim loop spins on a due but held retry"
+        gates.setdefault("holder", asyncio.Event()).set()
+        assert await h1.result() == {"flaky": "second"}
+        await h2.result()

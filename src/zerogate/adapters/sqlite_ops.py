@@ -21,10 +21,13 @@ from zerogate.domain.records import (
     NewWorkflow,
     Outcome,
     Submitted,
+    check_new_workflow,
+    check_outcomes,
     final_workflow_state,
 )
 from zerogate.domain.retry import RetryPolicy
 from zerogate.domain.scheduling import (
+    MAX_SCAN_ROUNDS,
     Candidate,
     RunningCounts,
     full_scopes,
@@ -52,6 +55,7 @@ def submit(db: sqlite3.Connection, workflows: Sequence[NewWorkflow], now: float)
         if known is not None:
             out.append(known)
             continue
+        check_new_workflow(wf)  # raising rolls the whole batch back
         out.append(_insert_workflow(db, wf, now, next_id))
         next_id += len(wf.tasks)
     return out
@@ -79,11 +83,12 @@ def _insert_workflow(db: sqlite3.Connection, wf: NewWorkflow, now: float, first:
     children = Counter(d for t in wf.tasks for d in t.deps)
     db.executemany(
         "INSERT INTO tasks (id, workflow_id, local_id, name, state, priority, eff_priority, rank,"
-        " tenant, key, deps_total, deps_left, children, args, timeout_s, retry, created_at)"
-        " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " tenant, key, deps_total, deps_left, children, args, timeout_s, retry, created_at,"
+        " ready_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # A task without dependencies is ready from submission: aging counts from there.
         [(ids[t.local_id], wid, t.local_id, t.name, t.priority, t.priority, t.rank, wf.tenant,
           t.key, len(t.deps), len(t.deps), children[t.local_id], t.args_json, t.timeout_s,
-          t.retry_json, now) for t in wf.tasks],
+          t.retry_json, now, None if t.deps else now) for t in wf.tasks],
     )
     db.executemany(
         "INSERT INTO edges (parent, child) VALUES (?, ?)",
@@ -104,10 +109,10 @@ def claim(db: sqlite3.Connection, req: ClaimRequest) -> ClaimBatch:
     if "global" in paused:
         return ClaimBatch([], None, is_paused=True)
     admit_workflows(db, req)
-    ids = _choose(db, req, paused)
+    ids, has_more = _choose(db, req, paused)
     claims = _lease(db, req, ids) if ids else []
     (due,) = db.execute("SELECT min(not_before) FROM tasks WHERE state = 'retrying'").fetchone()
-    return ClaimBatch(claims, due)
+    return ClaimBatch(claims, due, has_more=has_more)
 
 
 def admit_workflows(db: sqlite3.Connection, req: ClaimRequest) -> int:
@@ -127,7 +132,7 @@ def admit_workflows(db: sqlite3.Connection, req: ClaimRequest) -> int:
     db.execute("UPDATE workflows SET state = 'running', started_at = ? WHERE id IN "
                "(SELECT value FROM json_each(?))", (req.now, arr))
     return db.execute(
-        "UPDATE tasks SET state = 'waiting', ready_at = ? WHERE workflow_id IN "
+        "UPDATE tasks SET state = 'waiting', ready_at = coalesce(ready_at, ?) WHERE workflow_id IN "
         "(SELECT value FROM json_each(?)) AND state = 'pending' AND deps_left = 0",
         (req.now, arr)).rowcount
 
@@ -155,7 +160,7 @@ def _exclusions(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str
     ex = _Exclusions(wf, tn, ky)
     for scope in paused:
         kind, _, name = scope.partition(":")
-        if kind == "workflow":
+        if kind == "workflow" and name.isdigit():  # set_paused admits valid scopes only
             ex.workflows.add(int(name))
         elif kind == "tenant":
             ex.tenants.add(name)
@@ -164,12 +169,14 @@ def _exclusions(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str
     return ex
 
 
-def _choose(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str]) -> list[int]:
+def _choose(db: sqlite3.Connection, req: ClaimRequest,
+            paused: frozenset[str]) -> tuple[list[int], bool]:
+    """Chosen task ids in service order; True when the round limit cut the scan short."""
     counts = running_counts(db) if needs_counts(req.limits) else RunningCounts()
     ex = _exclusions(db, req, paused, counts)
     chosen: list[int] = []
     seen: set[int] = set()
-    for _ in range(8):  # each round excludes the scopes the last one filled
+    for _ in range(MAX_SCAN_ROUNDS):  # each round excludes the scopes the last one filled
         clause, params = ex.sql()
         rows = db.execute(
             f"SELECT id, workflow_id, tenant, key FROM tasks WHERE {READY}"
@@ -183,8 +190,8 @@ def _choose(db: sqlite3.Connection, req: ClaimRequest, paused: frozenset[str]) -
         seen.update(sel.chosen)
         grown = _grow(ex, sel.full_workflows, sel.full_tenants, sel.full_keys)
         if len(chosen) >= req.n or len(rows) < req.n or not grown:
-            break
-    return chosen
+            return chosen, False
+    return chosen, True
 
 
 def _grow(ex: _Exclusions, w: frozenset[int], t: frozenset[str], k: frozenset[str]) -> bool:
@@ -259,11 +266,40 @@ FENCE = "WHERE id = ? AND attempt = ? AND owner = ? AND state = 'running'"
 
 
 def finish(db: sqlite3.Connection, owner: str, outcomes: Sequence[Outcome], now: float) -> Changes:
+    check_outcomes(outcomes)
     ch, tally = Changes(), _Tally()
+    # Completions are the bulk of the traffic: apply them set-wise, a few statements
+    # a batch. Outcomes of one batch are independent (a dependent cannot have run
+    # before its dependency's completion was committed), so the order is free.
+    done = [o for o in outcomes if o.state is TaskState.COMPLETED]
+    if done:
+        _complete_many(db, owner, done, now, ch, tally)
     for o in outcomes:
-        _apply(db, owner, o, now, ch, tally)
+        if o.state is not TaskState.COMPLETED:
+            _apply(db, owner, o, now, ch, tally)
     _close_workflows(db, tally, now, ch)
     return ch
+
+
+def _complete_many(db: sqlite3.Connection, owner: str, done: list[Outcome], now: float,
+                   ch: Changes, tally: _Tally) -> None:
+    rows = db.execute(
+        "UPDATE tasks SET state = 'completed', result = j.value ->> 2, error = NULL,"
+        " traceback = NULL,"
+        " finished_at = ?, owner = NULL, lease_until = NULL FROM json_each(?) AS j"
+        " WHERE tasks.id = j.value ->> 0 AND tasks.attempt = j.value ->> 1"
+        " AND tasks.owner = ? AND tasks.state = 'running'"
+        " RETURNING tasks.id, tasks.workflow_id, tasks.children",
+        (now, json.dumps([[o.task_id, o.attempt, o.result_json] for o in done]), owner),
+    ).fetchall()
+    parents = []
+    for task_id, wid, children in rows:
+        ch.accepted.append(task_id)
+        tally.add(wid, TaskState.COMPLETED)
+        if children:
+            parents.append(task_id)
+    if parents:
+        ch.became_ready += _release_children(db, parents, now)
 
 
 def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Changes,
@@ -271,11 +307,12 @@ def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Chang
     key = (o.task_id, o.attempt, owner)
     if o.state is TaskState.COMPLETED:
         row = db.execute(
-            "UPDATE tasks SET state = 'completed', result = ?, error = NULL, finished_at = ?,"
+            "UPDATE tasks SET state = 'completed', result = ?, error = NULL, traceback = NULL,"
+            " finished_at = ?,"
             f" owner = NULL, lease_until = NULL {FENCE} RETURNING workflow_id, children",
             (o.result_json, now, *key)).fetchone()
         if row is not None and row[1]:
-            ch.became_ready += _release_children(db, o.task_id, now)
+            ch.became_ready += _release_children(db, [o.task_id], now)
     elif o.state is TaskState.RETRYING:
         row = db.execute(
             "UPDATE tasks SET state = 'retrying', failures = failures + 1, not_before = ?,"
@@ -288,7 +325,7 @@ def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Chang
             " RETURNING workflow_id, local_id", (o.error, o.traceback, now, *key)).fetchone()
         if row is not None:
             _fail_descendants(db, o.task_id, row[0], row[1], now, tally)
-    else:  # WAITING: a lease released without an outcome; not a failed attempt
+    else:  # WAITING (check_outcomes admits no other): a released lease, not a failure
         row = db.execute(
             f"UPDATE tasks SET state = 'waiting', owner = NULL, lease_until = NULL {FENCE}"
             " RETURNING workflow_id", key).fetchone()
@@ -299,13 +336,16 @@ def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Chang
         tally.add(row[0], o.state)
 
 
-def _release_children(db: sqlite3.Connection, parent: int, now: float) -> int:
+def _release_children(db: sqlite3.Connection, parents: list[int], now: float) -> int:
+    """Count down the dependencies of the parents' children; return how many became ready."""
     return db.execute(
-        "UPDATE tasks SET deps_left = deps_left - 1,"
-        " state = CASE WHEN deps_left = 1 THEN 'waiting' ELSE state END,"
-        " ready_at = CASE WHEN deps_left = 1 THEN ? ELSE ready_at END"
-        " WHERE id IN (SELECT child FROM edges WHERE parent = ?) AND state = 'pending'"
-        " RETURNING state = 'waiting'", (now, parent)).fetchall().count((1,))
+        "UPDATE tasks SET deps_left = deps_left - c.n,"
+        " state = CASE WHEN deps_left = c.n THEN 'waiting' ELSE state END,"
+        " ready_at = CASE WHEN deps_left = c.n THEN ? ELSE ready_at END"
+        " FROM (SELECT child, count(*) AS n FROM edges"
+        "       WHERE parent IN (SELECT value FROM json_each(?)) GROUP BY child) AS c"
+        " WHERE tasks.id = c.child AND tasks.state = 'pending'"
+        " RETURNING tasks.state = 'waiting'", (now, ids_json(parents))).fetchall().count((1,))
 
 
 def descendants(db: sqlite3.Connection, task_id: int) -> list[int]:
@@ -329,16 +369,22 @@ def _fail_descendants(db: sqlite3.Connection, task_id: int, wid: int, local_id: 
 
 
 def _close_workflows(db: sqlite3.Connection, tally: _Tally, now: float, ch: Changes) -> None:
-    for wid, n in tally.done.items():
-        left, failed, cancelled = db.execute(
-            "UPDATE workflows SET open_tasks = open_tasks - ?, failed = failed + ?,"
-            " cancelled = cancelled + ? WHERE id = ? RETURNING open_tasks, failed, cancelled",
-            (n, tally.failed[wid], tally.cancelled[wid], wid)).fetchone()
-        if left == 0:
-            state = final_workflow_state(failed, cancelled)
-            db.execute("UPDATE workflows SET state = ?, finished_at = ? WHERE id = ?",
-                       (state.value, now, wid))
-            ch.finished_workflows.append((wid, state))
+    if not tally.done:
+        return
+    counts = [[w, n, tally.failed[w], tally.cancelled[w]] for w, n in tally.done.items()]
+    rows = db.execute(
+        "UPDATE workflows SET open_tasks = open_tasks - d.value ->> 1,"
+        " failed = failed + d.value ->> 2, cancelled = cancelled + d.value ->> 3"
+        " FROM json_each(?) AS d WHERE workflows.id = d.value ->> 0"
+        " RETURNING workflows.id, open_tasks, failed, cancelled", (json.dumps(counts),)).fetchall()
+    closed = [(wid, final_workflow_state(failed, cancelled))
+              for wid, left, failed, cancelled in rows if left == 0]
+    if closed:
+        db.execute(
+            "UPDATE workflows SET state = j.value ->> 1, finished_at = ? FROM json_each(?) AS j"
+            " WHERE workflows.id = j.value ->> 0",
+            (now, json.dumps([[wid, state.value] for wid, state in closed])))
+        ch.finished_workflows += sorted(closed)
 
 
 # ---------------------------------------------------------------- leases

@@ -22,7 +22,7 @@ from zerogate.adapters.sqlite_schema import (
     TASK_COLUMNS,
     WORKFLOW_COLUMNS,
 )
-from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState
+from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState, check_scope
 from zerogate.domain.records import (
     Changes,
     ClaimBatch,
@@ -178,7 +178,7 @@ class SqliteStore:
         return await self._tx(ops.cancel, now, reason, workflow_id, task_id)
 
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
-        await self._tx(_set_paused, scope, is_paused, now)
+        await self._tx(_set_paused, check_scope(scope), is_paused, now)
 
     # ------------------------------------------------------------ reads
 

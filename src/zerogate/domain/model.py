@@ -121,6 +121,21 @@ def _check_positive(name: str, value: int) -> None:
         raise InvalidConfig(f"{name} must be a whole number of at least 1, got {value!r}")
 
 
+SCOPE_KINDS = ("workflow", "tenant", "key")
+
+
+def check_scope(scope: str) -> str:
+    """Return a valid pause scope, or raise InvalidConfig saying what one looks like."""
+    if scope == "global":
+        return scope
+    kind, sep, name = scope.partition(":")
+    if not sep or kind not in SCOPE_KINDS or not name or (
+            kind == "workflow" and not name.isdigit()):
+        raise InvalidConfig(f"unknown pause scope {scope!r}: use global, workflow:<id>, "
+                            "tenant:<name> or key:<key>")
+    return scope
+
+
 def dumps_json(value: JSON, *, what: str) -> str:
     """Encode ``value`` as compact JSON or raise InvalidPayload naming ``what``."""
     try:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from zerogate.domain.model import FailurePolicy, Limits, TaskState, WorkflowState
+from zerogate.errors import InvalidTransition, InvalidWorkflow
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,6 +79,7 @@ class ClaimBatch:
     claims: list[Claim]
     next_due: float | None
     is_paused: bool = False
+    has_more: bool = False  # the scan stopped early: claim again at once
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,6 +158,34 @@ class WorkflowRecord:
     open_tasks: int
     created_at: float
     finished_at: float | None
+
+
+OUTCOME_STATES = frozenset(
+    {TaskState.COMPLETED, TaskState.RETRYING, TaskState.FAILED, TaskState.WAITING})
+
+
+def check_outcomes(outcomes: Sequence[Outcome]) -> None:
+    """Refuse a batch holding an outcome state a store cannot apply, before any change."""
+    for o in outcomes:
+        if o.state not in OUTCOME_STATES:
+            raise InvalidTransition(f"an attempt cannot end in state {o.state} (task {o.task_id})")
+
+
+def check_new_workflow(wf: NewWorkflow) -> None:
+    """Refuse duplicate ids and unknown or repeated dependencies, before any change."""
+    known: set[str] = set()
+    for t in wf.tasks:
+        if t.local_id in known:
+            raise InvalidWorkflow(f"duplicate task id {t.local_id!r}")
+        known.add(t.local_id)
+    if not known:
+        raise InvalidWorkflow("a workflow needs at least one task")
+    for t in wf.tasks:
+        if len(set(t.deps)) != len(t.deps):
+            raise InvalidWorkflow(f"task {t.local_id!r} names a dependency twice")
+        for dep in t.deps:
+            if dep not in known:
+                raise InvalidWorkflow(f"task {t.local_id!r} depends on unknown task {dep!r}")
 
 
 def final_workflow_state(failed: int, cancelled: int) -> WorkflowState:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from zerogate.domain.model import Limits
 
+MAX_SCAN_ROUNDS = 8  # rescans of the ready queue per claim, each excluding full scopes
+
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
@@ -100,7 +102,8 @@ def effective_class(base: int, ready_at: float, now: float, aging_s: float | Non
     """Priority class after aging: one class up for every ``aging_s`` spent waiting."""
     if aging_s is None or now <= ready_at:
         return base
-    return max(0, base - int((now - ready_at) // aging_s))
+    # Truncating division, as the stores' SQL computes it (floor can differ by rounding).
+    return max(0, base - int((now - ready_at) / aging_s))
 
 
 def full_scopes(running: RunningCounts, limits: Limits) -> tuple[set[int], set[str], set[str]]:

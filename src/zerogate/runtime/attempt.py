@@ -30,10 +30,15 @@ async def run_attempt(claim: Claim, *, registry: Registry, executor: Executor, c
     scope: object = None
     try:
         tdef = registry.get(claim.name)
-        args = json.loads(claim.args_json)
-        async with clock.timeout(claim.timeout_s) as scope:
-            result = await executor.invoke(tdef, _context(claim), args)
-        result_json = dumps_json(result, what=f"the result of task {claim.local_id!r}")
+        args = json.loads(claim.args_json) if claim.args_json != "{}" else {}
+        call = executor.invoke(tdef, _context(claim) if tdef.takes_ctx else None, args)
+        if claim.timeout_s is None:
+            result = await call
+        else:
+            async with clock.timeout(claim.timeout_s) as scope:
+                result = await call
+        result_json = ("null" if result is None
+                       else dumps_json(result, what=f"the result of task {claim.local_id!r}"))
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # the task guard: a handler may raise anything

@@ -8,6 +8,7 @@ completions as arrived while the previous commit was in flight.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import random
@@ -23,6 +24,7 @@ from zerogate.domain.model import Limits, TaskState
 from zerogate.domain.records import (
     Changes,
     Claim,
+    ClaimBatch,
     ClaimRequest,
     Event,
     Outcome,
@@ -50,7 +52,7 @@ class EngineConfig:
     sweep_s: float = 5.0  # how often expired leases are reclaimed and waits aged
     aging_s: float | None = 300.0  # one priority class up per this much waiting
     poll_s: float = 1.0  # longest sleep of the claim loop (work from other instances)
-    claim_batch: int = 512
+    claim_batch: int = 2048
     grace_s: float = 10.0
     thread_workers: int = 16
     process_workers: int = max(os.cpu_count() or 1, 1)
@@ -60,6 +62,8 @@ class EngineConfig:
         for name in ("lease_s", "sweep_s", "poll_s", "store_retry_s"):
             if getattr(self, name) <= 0:
                 raise InvalidConfig(f"{name} must be positive")
+        if self.aging_s is not None and self.aging_s <= 0:
+            raise InvalidConfig("aging_s must be positive, or None to turn aging off")
         if self.grace_s < 0 or self.claim_batch < 1:
             raise InvalidConfig("grace_s must not be negative and claim_batch at least 1")
         if self.heartbeat_s is not None and not 0 < self.heartbeat_s < self.lease_s:
@@ -80,6 +84,7 @@ class Engine:
         self.config = config or EngineConfig()
         self.clock: Clock = clock or SystemClock()
         self.events: EventSink = events or NullSink()
+        self._emitting = events is not None
         self.owner = owner or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._rng = random.Random(seed)
         self._executor = Executor(threads=self.config.thread_workers,
@@ -273,46 +278,58 @@ class Engine:
             free = self.config.limits.max_running - len(self._running)
             timeout = self.config.poll_s
             if free > 0:
-                batch = await self._guard(self._claim, min(free, self.config.claim_batch))
-                if batch is not None and len(batch) == min(free, self.config.claim_batch):
+                n, asked_at = min(free, self.config.claim_batch), self.clock.now()
+                batch = await self._guard(self._claim, n, asked_at)
+                if batch is not None and (len(batch.claims) == n or batch.has_more):
                     continue  # there may be more ready work: claim again at once
-                if batch is not None and self._next_due is not None:
-                    timeout = min(timeout, max(self._next_due - self.clock.now(), 0.0))
+                if batch is not None:
+                    timeout = self._sleep_until_due(batch.next_due, asked_at, timeout)
             await self.clock.wait_event(self._wake_claim, timeout)
 
-    _next_due: float | None = None
+    def _sleep_until_due(self, next_due: float | None, asked_at: float, poll_s: float) -> float:
+        """How long to sleep: until the earliest backoff ends, at most ``poll_s``."""
+        if next_due is None or next_due <= asked_at:
+            # Due when we asked, yet not claimed: a pause or a full scope holds it, and
+            # a resume or a freed slot wakes the loop. Do not spin on it.
+            return poll_s
+        return min(poll_s, max(next_due - self.clock.now(), 0.0))
 
-    async def _claim(self, n: int) -> list[Claim]:
+    async def _claim(self, n: int, now: float) -> ClaimBatch:
         batch = await self.store.claim(ClaimRequest(
-            owner=self.owner, n=n, now=self.clock.now(), lease_s=self.config.lease_s,
+            owner=self.owner, n=n, now=now, lease_s=self.config.lease_s,
             limits=self.config.limits))
-        self._next_due = batch.next_due
         for claim in batch.claims:
-            self.events.emit(Event("claimed", claim.workflow_id, claim.task_id, "running",
-                                   self.clock.now()))
+            if self._emitting:
+                self.events.emit(Event("claimed", claim.workflow_id, claim.task_id, "running",
+                                       self.clock.now()))
             self._start(claim)
-        return batch.claims
+        return batch
 
     def _start(self, claim: Claim) -> None:
         assert self._group is not None
-        self._running[claim.task_id] = self._group.create_task(self._execute(claim))
+        task = self._group.create_task(self._execute(claim))
+        self._running[claim.task_id] = task
+        # A done callback, not a finally: a task cancelled before its first step never
+        # runs its body, and its slot must still come back.
+        task.add_done_callback(functools.partial(self._ended, claim))
 
     async def _execute(self, claim: Claim) -> None:
-        try:
-            outcome = await run_attempt(claim, registry=self.registry, executor=self._executor,
-                                        clock=self.clock, draw=self._rng.random)
-        except asyncio.CancelledError:
-            # Cancelled by a cancel request (the store holds the outcome already) or
-            # by shutdown (hand the task back without counting a failure).
-            if claim.task_id not in self._releasing:
-                return
-            outcome = Outcome(task_id=claim.task_id, attempt=claim.attempt,
-                              state=TaskState.WAITING)
-        finally:
-            self._running.pop(claim.task_id, None)
-            self._wake_claim.set()
-            if not self._running:
-                self._idle.set()
+        outcome = await run_attempt(claim, registry=self.registry, executor=self._executor,
+                                    clock=self.clock, draw=self._rng.random)
+        self._record(outcome)
+
+    def _ended(self, claim: Claim, task: asyncio.Task[None]) -> None:
+        self._running.pop(claim.task_id, None)
+        # Cancelled by a cancel request (the store holds the outcome already) or by
+        # shutdown (hand the task back without counting a failure).
+        if task.cancelled() and claim.task_id in self._releasing:
+            self._record(Outcome(task_id=claim.task_id, attempt=claim.attempt,
+                                 state=TaskState.WAITING))
+        self._wake_claim.set()
+        if not self._running:
+            self._idle.set()
+
+    def _record(self, outcome: Outcome) -> None:
         self._outbox.append(outcome)
         self._wake_write.set()
 
@@ -351,7 +368,7 @@ class Engine:
         return True
 
     def _emit_outcomes(self, batch: list[Outcome], accepted: list[int]) -> None:
-        if isinstance(self.events, NullSink):
+        if not self._emitting:
             return
         now, kept = self.clock.now(), set(accepted)
         for o in batch:

@@ -47,8 +47,10 @@ class Executor:
         self._threads: ThreadPoolExecutor | None = None
         self._procs: ProcessPool | None = None
 
-    async def invoke(self, tdef: TaskDef, ctx: TaskContext, args: Mapping[str, Any]) -> Any:
-        lead = (ctx,) if tdef.takes_ctx else ()
+    async def invoke(self, tdef: TaskDef, ctx: TaskContext | None,
+                     args: Mapping[str, Any]) -> Any:
+        """Call the handler; ``ctx`` is given to handlers that take one (else None)."""
+        lead = () if ctx is None else (ctx,)
         if tdef.run_in is RunIn.ASYNC:
             return await tdef.fn(*lead, **args)
         if tdef.run_in is RunIn.THREAD:

@@ -1,0 +1,468 @@
+"""The in-memory store: the SQLite store's semantics at memory speed, without durability.
+
+Use it for unit tests and for runs whose state may die with the process. Every
+method makes its whole change without yielding to the event loop, so each call is as
+atomic as a SQLite transaction; a call that raises has checked its inputs (and drawn
+its random numbers) before changing anything, so it leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+from zerogate.adapters.memory_tables import (
+    OPEN_STATES,
+    Tables,
+    Tally,
+    TaskRow,
+    check_batch,
+    close_workflows,
+    task_record,
+    workflow_record,
+)
+from zerogate.domain.model import FailurePolicy, Limits, TaskState, check_scope
+from zerogate.domain.records import (
+    Changes,
+    ClaimBatch,
+    ClaimRequest,
+    NewWorkflow,
+    Outcome,
+    Submitted,
+    TaskRecord,
+    WorkflowRecord,
+    check_outcomes,
+)
+from zerogate.domain.retry import RetryDecision, RetryPolicy
+from zerogate.domain.scheduling import (
+    MAX_SCAN_ROUNDS,
+    RunningCounts,
+    full_scopes,
+    needs_counts,
+)
+from zerogate.errors import NotFound, StoreUnavailable
+from zerogate.ports import GLOBAL
+
+P = ParamSpec("P")
+R = TypeVar("R")
+S = TaskState
+CRASHED = ["zerogate.errors.WorkerCrashed"]
+STATE_ORDER = sorted(TaskState, key=lambda s: s.value)  # SQLite's GROUP BY order
+
+
+def _suspends(method: Callable[P, Awaitable[R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """Let other tasks run once the call's change is made, as with any real store.
+
+    A store that never yields would let the engine's callers run on without giving
+    the tasks they just started, or the claim loop they just woke, a turn.
+    """
+
+    @functools.wraps(method)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        result = await method(*args, **kwargs)
+        await asyncio.sleep(0)
+        return result
+
+    return call
+
+
+class MemoryStore:
+    """A store in this process's memory: fast, and gone when the process exits.
+
+    It passes the same contract as ``SqliteStore``. Unlike ``SqliteStore(":memory:")``
+    its state survives ``close()`` and ``open()`` of the same object, like a file's.
+    """
+
+    def __init__(self) -> None:
+        self._tables = Tables()
+        self._is_open = False
+
+    @_suspends
+    async def open(self) -> None:
+        self._is_open = True
+
+    @_suspends
+    async def close(self) -> None:
+        self._is_open = False
+
+    def _t(self) -> Tables:
+        if not self._is_open:
+            raise StoreUnavailable("the store is not open")
+        return self._tables
+
+    # ------------------------------------------------------------ writes
+
+    @_suspends
+    async def submit(self, workflows: Sequence[NewWorkflow], now: float) -> list[Submitted]:
+        tb = self._t()
+        fresh = check_batch(tb, workflows)
+        now = float(now)
+        return [tb.insert(wf, now) if i in fresh else tb.replay(wf.idempotency_key or "")
+                for i, wf in enumerate(workflows)]
+
+    @_suspends
+    async def claim(self, request: ClaimRequest) -> ClaimBatch:
+        tb = self._t()
+        if GLOBAL in tb.paused:
+            return ClaimBatch([], None, is_paused=True)
+        held = _paused_scopes(tb.paused)
+        now = float(request.now)
+        tb.admit(request.limits.max_running_workflows, request.n, now)
+        rows, has_more = _choose(tb, request.n, now, request.limits, held)
+        until = float(request.now + request.lease_s)
+        claims = [tb.lease(t, request.owner, until, now) for t in rows]
+        return ClaimBatch(claims, tb.next_due(), has_more=has_more)
+
+    @_suspends
+    async def finish(self, owner: str, outcomes: Sequence[Outcome], now: float) -> Changes:
+        tb = self._t()
+        check_outcomes(outcomes)
+        now = float(now)
+        ch, tally = Changes(), Tally()
+        for o in _completions(tb, owner, outcomes):
+            _apply(tb, owner, o, now, ch, tally)
+        for o in outcomes:
+            if o.state is not S.COMPLETED:
+                _apply(tb, owner, o, now, ch, tally)
+        close_workflows(tb, tally, now, ch)
+        return ch
+
+    @_suspends
+    async def heartbeat(self, owner: str, task_ids: Sequence[int], now: float,
+                        lease_s: float) -> list[int]:
+        tb = self._t()
+        held = tb.owned.get(owner, set())
+        until = float(now + lease_s)
+        for tid in held:
+            tb.tasks[tid].lease_until = until
+        return [tid for tid in task_ids if tid not in held]
+
+    @_suspends
+    async def reclaim_expired(self, now: float, draw: Callable[[], float]) -> Changes:
+        tb = self._t()
+        now = float(now)
+        expired = sorted((t for t in tb.running.values() if _lease_end(t) < now), key=_lease_order)
+        # Decide every task before changing any, so a failing draw or policy changes nothing.
+        plans = [(t, t.owner or "", t.attempt, _decide(t, draw)) for t in expired]
+        ch, tally = Changes(), Tally()
+        for t, owner, attempt, decision in plans:
+            error = (f"lease expired: the worker {owner!r} stopped answering during attempt "
+                     f"{attempt}")
+            state = S.RETRYING if decision.retry else S.FAILED
+            outcome = Outcome(task_id=t.id, attempt=attempt, state=state, error=error,
+                              not_before=now + decision.delay_s if decision.retry else None)
+            _apply(tb, owner, outcome, now, ch, tally)
+        close_workflows(tb, tally, now, ch)
+        ch.stopped_running = [t.id for t in expired]
+        return ch
+
+    @_suspends
+    async def promote_aged(self, now: float, aging_s: float) -> int:
+        tb = self._t()
+        if aging_s == 0:  # SQLite divides by zero to NULL, and NULL promotes nothing
+            return 0
+        oldest = now - aging_s
+        promoted = 0
+        for t in tb.queued():
+            if t.eff == 0 or _ready_at(t) > oldest:
+                continue
+            # The SQL's arithmetic: truncating division, not effective_class's floor.
+            eff = max(0, t.priority - int((now - _ready_at(t)) / aging_s))
+            if t.eff > eff:
+                t.eff = eff
+                promoted += 1
+                if t.entry is not None:  # re-queue under the new key; the old entry goes stale
+                    tb.push_ready(t)
+        return promoted
+
+    @_suspends
+    async def cancel(self, *, now: float, reason: str, workflow_id: int | None = None,
+                     task_id: int | None = None) -> Changes:
+        tb = self._t()
+        now = float(now)
+        rows, running = _cancel_scope(tb, workflow_id, task_id)
+        ch, tally = Changes(), Tally()
+        for t in rows:
+            if t.state in OPEN_STATES:
+                tb.set_state(t, S.CANCELLED)
+                t.error = reason
+                t.finished_at = now
+                t.owner = t.lease_until = None
+                tally.add(t.wid, S.CANCELLED)
+        close_workflows(tb, tally, now, ch)
+        ch.stopped_running = running
+        return ch
+
+    @_suspends
+    async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
+        check_scope(scope)
+        paused = self._t().paused
+        if is_paused:
+            paused.add(scope)
+        else:
+            paused.discard(scope)
+
+    # ------------------------------------------------------------ reads
+
+    @_suspends
+    async def paused_scopes(self) -> frozenset[str]:
+        return frozenset(self._t().paused)
+
+    @_suspends
+    async def get_workflow(self, workflow_id: int) -> WorkflowRecord:
+        w = self._t().workflows.get(workflow_id)
+        if w is None:
+            raise NotFound(f"no workflow with id {workflow_id}")
+        return workflow_record(w)
+
+    @_suspends
+    async def get_task(self, task_id: int) -> TaskRecord:
+        t = self._t().tasks.get(task_id)
+        if t is None:
+            raise NotFound(f"no task with id {task_id}")
+        return task_record(t)
+
+    @_suspends
+    async def list_tasks(self, workflow_id: int) -> list[TaskRecord]:
+        w = self._t().workflows.get(workflow_id)
+        return [] if w is None else [task_record(t) for t in w.tasks]
+
+    @_suspends
+    async def count_by_state(self) -> dict[str, int]:
+        states = self._t().states
+        return {s.value: states[s] for s in STATE_ORDER if states[s]}
+
+    @_suspends
+    async def running_counts(self) -> RunningCounts:
+        return _snapshot(self._t().counts)
+
+
+# ---------------------------------------------------------------- claim
+
+
+@dataclass(slots=True)
+class _Scopes:
+    """Workflows, tenants and keys whose ready tasks a claim passes over."""
+
+    workflows: set[int] = field(default_factory=set)
+    tenants: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+    def holds(self, t: TaskRow) -> bool:
+        return (t.wid in self.workflows or t.tenant in self.tenants
+                or (t.key is not None and t.key in self.keys))
+
+    def absorb(self, other: _Scopes) -> bool:
+        """Add ``other``'s scopes; True when that added any."""
+        before = len(self.workflows) + len(self.tenants) + len(self.keys)
+        self.workflows |= other.workflows
+        self.tenants |= other.tenants
+        self.keys |= other.keys
+        return len(self.workflows) + len(self.tenants) + len(self.keys) > before
+
+
+def _paused_scopes(paused: set[str]) -> _Scopes:
+    held = _Scopes()
+    for scope in paused:  # set_paused admits valid scopes only
+        kind, _, name = scope.partition(":")
+        if kind == "workflow":
+            held.workflows.add(int(name))
+        elif kind == "tenant":
+            held.tenants.add(name)
+        elif kind == "key":
+            held.keys.add(name)
+    return held
+
+
+def _choose(tb: Tables, n: int, now: float, limits: Limits,
+            held: _Scopes) -> tuple[list[TaskRow], bool]:
+    """Pick up to ``n`` ready tasks in service order, exactly as the SQLite store does.
+
+    The flag is True when the scan stopped at its round limit, so more may fit.
+    """
+    if n <= 0:
+        return [], False
+    tb.release_due(now)
+    if not needs_counts(limits) and not (held.workflows or held.tenants or held.keys):
+        return _take(tb, n, now), False
+    return _walk(tb, n, now, limits, held)
+
+
+def _take(tb: Tables, n: int, now: float) -> list[TaskRow]:
+    chosen: list[TaskRow] = []
+    while len(chosen) < n and (t := tb.pop_ready(now)) is not None:
+        chosen.append(t)
+    return chosen
+
+
+def _walk(tb: Tables, n: int, now: float, limits: Limits,
+          held: _Scopes) -> tuple[list[TaskRow], bool]:
+    """Walk the ready queue as the SQLite store's rounds of ``LIMIT n`` scans would.
+
+    Each SQLite round reads the first ``n`` ready rows outside the excluded scopes
+    (including rows it chose already), picks what fits, and excludes the scopes found
+    full before the next round. Replaying that window here keeps results identical,
+    including where eight rounds run out before ``n`` tasks are found.
+    """
+    counts = _snapshot(tb.counts) if needs_counts(limits) else RunningCounts()
+    excluded = _Scopes(*full_scopes(counts, limits))
+    excluded.absorb(held)
+    found = _Scopes()
+    chosen: list[TaskRow] = []
+    aside: list[TaskRow] = []  # passed over, to return to the queue
+    rounds = window = 0
+    has_more = False
+    while len(chosen) < n and (t := tb.pop_ready(now)) is not None:
+        if excluded.holds(t):
+            aside.append(t)
+            continue
+        window += 1
+        if _note_full(t, counts, limits, found):
+            aside.append(t)
+        else:
+            chosen.append(t)
+            _count(counts, t)
+            _note_full(t, counts, limits, found)
+        if window == n and len(chosen) < n:
+            rounds += 1
+            if not excluded.absorb(found):
+                break
+            if rounds == MAX_SCAN_ROUNDS:
+                has_more = True
+                break
+            window = sum(1 for c in chosen if not excluded.holds(c))
+    tb.requeue(aside)
+    return chosen, has_more
+
+
+def _note_full(t: TaskRow, c: RunningCounts, limits: Limits, found: _Scopes) -> bool:
+    """Add the scopes of ``t`` that are at their limit to ``found``; True if any is."""
+    full = False
+    if limits.per_workflow is not None and c.by_workflow[t.wid] >= limits.per_workflow:
+        found.workflows.add(t.wid)
+        full = True
+    if limits.per_tenant is not None and c.by_tenant[t.tenant] >= limits.per_tenant:
+        found.tenants.add(t.tenant)
+        full = True
+    cap = limits.key_limit(t.key)
+    if t.key is not None and cap is not None and c.by_key[t.key] >= cap:
+        found.keys.add(t.key)
+        full = True
+    return full
+
+
+def _count(c: RunningCounts, t: TaskRow) -> None:
+    c.by_workflow[t.wid] += 1
+    c.by_tenant[t.tenant] += 1
+    if t.key is not None:
+        c.by_key[t.key] += 1
+
+
+def _snapshot(c: RunningCounts) -> RunningCounts:
+    return RunningCounts(c.by_workflow.copy(), c.by_tenant.copy(), c.by_key.copy())
+
+
+# ---------------------------------------------------------------- finish
+
+
+def _completions(tb: Tables, owner: str, outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """The completions SQLite applies before other outcomes, in the order it does.
+
+    Its one set-wise UPDATE applies them by task id, and of two completions of one
+    attempt the last one wins.
+    """
+    held: dict[int, Outcome] = {}
+    for o in outcomes:
+        if o.state is S.COMPLETED:
+            t = tb.tasks.get(o.task_id)
+            if t is not None and _holds(t, owner, o.attempt):
+                held[t.id] = o
+    return [held[tid] for tid in sorted(held)]
+
+
+def _holds(t: TaskRow, owner: str, attempt: int) -> bool:
+    """The fence: ``owner`` holds the running task's lease for this ``attempt``."""
+    return t.state is S.RUNNING and t.attempt == attempt and t.owner == owner
+
+
+def _apply(tb: Tables, owner: str, o: Outcome, now: float, ch: Changes, tally: Tally) -> None:
+    t = tb.tasks.get(o.task_id)
+    if t is None or not _holds(t, owner, o.attempt):
+        return  # fenced: another attempt or owner holds the task, or it ended
+    state = o.state
+    if state is S.COMPLETED:
+        t.result, t.error, t.traceback, t.finished_at = o.result_json, None, None, now
+        tb.set_state(t, S.COMPLETED)
+        if t.children:
+            ch.became_ready += tb.release_children(t, now)
+    elif state is S.RETRYING:
+        t.failures += 1
+        t.not_before = None if o.not_before is None else float(o.not_before)
+        t.error, t.traceback = o.error, o.traceback
+        tb.set_state(t, S.RETRYING)
+        tb.enqueue(t)
+    elif state is S.FAILED:
+        t.failures += 1
+        t.error, t.traceback, t.finished_at = o.error, o.traceback, now
+        tb.set_state(t, S.FAILED)
+        _fail_descendants(tb, t, now, tally)
+    else:  # WAITING: a lease released without running to the end
+        tb.set_state(t, S.WAITING)
+        tb.enqueue(t)
+    t.owner = t.lease_until = None
+    ch.accepted.append(t.id)
+    if state.is_terminal:
+        tally.add(t.wid, state)
+
+
+def _fail_descendants(tb: Tables, t: TaskRow, now: float, tally: Tally) -> None:
+    state = S.SKIPPED if t.wf.failure_policy is FailurePolicy.SKIP else S.FAILED
+    error = f"dependency {t.local_id!r} failed"
+    n = 0
+    for d in tb.descendants(t):
+        if d.state in OPEN_STATES:
+            d.error, d.finished_at = error, now
+            tb.set_state(d, state)  # like SQLite, the owner is left as it was
+            n += 1
+    if n:
+        tally.add(t.wid, state, n)
+
+
+# ---------------------------------------------------------------- leases and cancel
+
+
+def _decide(t: TaskRow, draw: Callable[[], float]) -> RetryDecision:
+    return RetryPolicy.from_json(t.retry_json).decide(t.failures + 1, CRASHED, draw())
+
+
+def _lease_end(t: TaskRow) -> float:
+    assert t.lease_until is not None
+    return t.lease_until
+
+
+def _lease_order(t: TaskRow) -> tuple[str, float, int]:
+    # SQLite reads expired leases through its (owner, lease_until) index.
+    return (t.owner or "", _lease_end(t), t.id)
+
+
+def _ready_at(t: TaskRow) -> float:
+    assert t.ready_at is not None  # set whenever a task becomes ready
+    return t.ready_at
+
+
+def _cancel_scope(tb: Tables, workflow_id: int | None,
+                  task_id: int | None) -> tuple[list[TaskRow], list[int]]:
+    """The tasks to cancel, and those running among them in SQLite's order."""
+    if task_id is not None:
+        t = tb.tasks.get(task_id)
+        rows = [] if t is None else [t, *tb.descendants(t)]
+        return rows, sorted(r.id for r in rows if r.state is S.RUNNING)
+    if workflow_id is not None:
+        w = tb.workflows.get(workflow_id)
+        rows = [] if w is None else w.tasks
+        return rows, [r.id for r in rows if r.state is S.RUNNING]
+    running = sorted(tb.running.values(), key=_lease_order)
+    return list(tb.open.values()), [r.id for r in running]
