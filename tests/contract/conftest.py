@@ -7,20 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from zerogate.adapters.memory_store import MemoryStore
 from zerogate.adapters.sqlite_store import SqliteStore
 from zerogate.ports import Store
 
 FACTORIES: dict[str, Callable[[Path], Store]] = {
     "sqlite-file": lambda tmp: SqliteStore(tmp / "contract.db"),
     "sqlite-memory": lambda tmp: SqliteStore(":memory:"),
+    "memory": lambda tmp: MemoryStore(),
 }
-
-try:  # the in-memory store joins the suite as soon as it exists
-    from zerogate.adapters.memory_store import MemoryStore
-except ImportError:  # pragma: no cover - only while it is being written
-    pass
-else:
-    FACTORIES["memory"] = lambda tmp: MemoryStore()
 
 
 @pytest.fixture(params=sorted(FACTORIES))
