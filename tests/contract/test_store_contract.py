@@ -345,3 +345,10 @@ async def test_a_scan_cut_short_says_there_is_more(store: Store) -> None:
     second = await store.claim(ClaimRequest(owner="A", n=10, now=NOW, lease_s=30, limits=limits))
     assert len(second.claims) == 10 - MAX_SCAN_ROUNDS
     assert len({c.workflow_id for c in first.claims + second.claims}) == 10
+
+
+async def test_a_workflow_scope_has_one_spelling(store: Store) -> None:
+    await store.set_paused("workflow:007", True, NOW)
+    assert await store.paused_scopes() == frozenset({"workflow:7"})
+    await store.set_paused("workflow:7", False, NOW)
+    assert await store.paused_scopes() == frozenset()

@@ -198,7 +198,7 @@ class MemoryStore:
 
     @_suspends
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
-        check_scope(scope)
+        scope = check_scope(scope)
         paused = self._t().paused
         if is_paused:
             paused.add(scope)

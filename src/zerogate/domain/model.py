@@ -125,7 +125,7 @@ SCOPE_KINDS = ("workflow", "tenant", "key")
 
 
 def check_scope(scope: str) -> str:
-    """Return a valid pause scope, or raise InvalidConfig saying what one looks like."""
+    """Return a pause scope in its one spelling, or raise InvalidConfig naming the forms."""
     if scope == "global":
         return scope
     kind, sep, name = scope.partition(":")
@@ -133,7 +133,8 @@ def check_scope(scope: str) -> str:
             kind == "workflow" and not name.isdigit()):
         raise InvalidConfig(f"unknown pause scope {scope!r}: use global, workflow:<id>, "
                             "tenant:<name> or key:<key>")
-    return scope
+    # One spelling per workflow, so that resuming "workflow:7" clears "workflow:007".
+    return f"workflow:{int(name)}" if kind == "workflow" else scope
 
 
 def dumps_json(value: JSON, *, what: str) -> str:
