@@ -28,6 +28,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                         "reported (default 3, or 1 with --quick)")
     parser.add_argument("--million-repeat", type=int,
                         help="runs of the million case (default: --repeat)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="folder for the JSON lines and profiles (default bench/results)")
     parser.add_argument("--no-profile", action="store_true",
                         help="do not re-run a missed zerogate case under cProfile")
     args = parser.parse_args(argv)
@@ -49,15 +51,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{machine['cpu']}, load {machine['load_avg_1m']}")
     ctx = Context(quick=args.quick, repeat=args.repeat,
                   million_repeat=args.million_repeat or args.repeat,
-                  profile=not args.no_profile, results=RESULTS, say=console.print,
+                  profile=not args.no_profile, results=args.out, say=console.print,
                   stamp=str(meta["timestamp"]))
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     for name in args.case or list(CASES):
         rows += run_case(ctx, name, console)
     show(console, rows, f"zerogate vs Huey  ({'quick' if args.quick else 'full'}; "
                         f"medians of {args.repeat} runs)")
-    console.print(f"wrote {write_jsonl(rows, meta, RESULTS)}")
+    console.print(f"wrote {write_jsonl(rows, meta, args.out)}")
     for path in dict.fromkeys(ctx.profiles):
         console.print(f"profile of a miss: {path}")
     return 1 if any(r.status == ERROR for r in rows) else 0

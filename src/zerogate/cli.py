@@ -111,8 +111,8 @@ def load_registry(spec: str) -> Registry:
 async def _worker(args: argparse.Namespace) -> int:
     config = EngineConfig(limits=Limits(max_running=args.max_running), grace_s=args.grace)
     engine = Engine(load_registry(args.app), SqliteStore(args.db), config=config)
-    console.print(f"worker {engine.owner} serving {args.app} from {args.db}")
-    await engine.serve()
+    await engine.serve(on_ready=lambda: console.print(
+        f"worker {engine.owner} serving {args.app} from {args.db}"))
     console.print("worker stopped")
     return 0
 

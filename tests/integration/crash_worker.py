@@ -90,9 +90,8 @@ async def serve(args: argparse.Namespace) -> None:
         poll_s=0.1, grace_s=args.grace, thread_workers=args.max_running, aging_s=None)
     engine = zerogate.Engine(REGISTRY, zerogate.SqliteStore(args.db), config=config,
                              owner=args.owner, seed=random.randrange(2**32))
-    await engine.start()
-    print("ready", flush=True)
-    await engine.serve()  # the engine is started already: this installs the signal handlers
+    # "ready" is printed once the signal handlers are in and the engine claims work.
+    await engine.serve(on_ready=lambda: print("ready", flush=True))
 
 
 def main() -> None:

@@ -166,14 +166,21 @@ class Engine:
             event.set()  # each waiter wakes, sees the engine closed, and raises EngineClosed
         self._waiters.clear()
 
-    async def serve(self) -> None:
-        """Run until SIGTERM or SIGINT, then shut down gracefully."""
-        await self.start()
+    async def serve(self, on_ready: Callable[[], None] | None = None) -> None:
+        """Run until SIGTERM or SIGINT, then shut down gracefully.
+
+        The handlers are installed before the engine starts, so a signal that arrives
+        while it starts still ends in a graceful shutdown; ``on_ready`` runs once the
+        engine claims work.
+        """
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         try:
+            await self.start()
+            if on_ready is not None:
+                on_ready()
             await stop.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
