@@ -15,7 +15,7 @@ from zerogate.domain.model import JSON, FailurePolicy, Priority, RunIn, dumps_js
 from zerogate.domain.records import NewTask, NewWorkflow
 from zerogate.domain.retry import RetryPolicy
 from zerogate.domain.workflow import TaskSpec, WorkflowSpec, validate_dag
-from zerogate.errors import InvalidConfig, UnknownTask
+from zerogate.errors import InvalidConfig, InvalidInput, UnknownTask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -101,6 +101,9 @@ class Registry:
 
     def prepare(self, spec: WorkflowSpec, idempotency_key: str | None = None) -> NewWorkflow:
         """Validate ``spec`` against the registry and encode it for the store."""
+        for what, text in (("workflow name", spec.name), ("tenant", spec.tenant),
+                           ("idempotency key", idempotency_key)):
+            _check_text(what, text)
         order = validate_dag(spec.tasks)
         by_id = {t.id: t for t in spec.tasks}
         tasks = tuple(self._new_task(by_id[i], spec) for i in order)
@@ -110,6 +113,8 @@ class Registry:
 
     def _new_task(self, t: TaskSpec, wf: WorkflowSpec) -> NewTask:
         tdef = self.get(t.name)
+        _check_text("task id", t.id)
+        _check_text("task key", t.key)
         priority = t.priority if t.priority is not None else tdef.priority
         return NewTask(
             local_id=t.id, name=t.name, deps=t.deps, rank=t.rank,
@@ -118,6 +123,15 @@ class Registry:
             timeout_s=t.timeout_s if t.timeout_s is not None else tdef.timeout_s,
             retry_json=t.retry.to_json() if t.retry else tdef.retry_json,
         )
+
+
+def _check_text(what: str, text: str | None) -> None:
+    if text is None:
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"the {what} {text!r} is not valid UTF-8 text: {exc}") from None
 
 
 def _default_run_in(fn: Callable[..., Any]) -> RunIn:

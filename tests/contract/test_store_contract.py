@@ -352,3 +352,13 @@ async def test_a_workflow_scope_has_one_spelling(store: Store) -> None:
     assert await store.paused_scopes() == frozenset({"workflow:7"})
     await store.set_paused("workflow:7", False, NOW)
     assert await store.paused_scopes() == frozenset()
+
+
+async def test_heartbeat_extends_only_the_leases_named(store: Store) -> None:
+    """A lease its engine forgot about must expire, not be renewed forever."""
+    await store.submit([workflow(task("a"), task("b"))], NOW)
+    a, b = await claim(store, owner="A", lease_s=10)
+    assert await store.heartbeat("A", [a], NOW + 8, 10) == []
+    changes = await store.reclaim_expired(NOW + 12, lambda: 0.5)
+    assert changes.stopped_running == [b]
+    assert (await store.get_task(a)).state is TaskState.RUNNING

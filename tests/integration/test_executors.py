@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -109,3 +110,28 @@ async def test_process_task_timeout_terminates_and_records_it(tmp_path: Path) ->
     assert "TaskTimeout" in (record.error or "")
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def slow_sum(seconds: float) -> float:
+    time.sleep(seconds)  # a blocking call in a thread: the work a thread task does
+    return seconds
+
+
+async def test_shutdown_waits_for_thread_tasks_and_records_their_result(tmp_path: Path) -> None:
+    """A thread cannot be interrupted: handing its lease back while it runs would let
+    another worker run the same task at the same time. Its result is kept instead."""
+    registry = Registry()
+    registry.task(slow_sum, run_in="thread")
+    events = EventLog()
+    store = SqliteStore(tmp_path / "z.db")
+    engine = Engine(registry, store, config=EngineConfig(grace_s=0.05), events=events)
+    wf = Workflow("thread")
+    wf.add("slow_sum", {"seconds": 0.5})
+    await engine.start()
+    handle = await engine.submit(wf)
+    await events.wait_for(lambda e: e.kind == "claimed")
+    await engine.shutdown()
+    await store.open()
+    record = await store.get_task(handle.task_ids["slow_sum"])
+    await store.close()
+    assert (record.state, record.result_json, record.failures) == (TaskState.COMPLETED, "0.5", 0)

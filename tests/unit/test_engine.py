@@ -427,7 +427,9 @@ async def test_aging_lifts_a_starving_low_priority_task(rig: Rig) -> None:
             await gate.wait()
         order.append(ctx.task)
 
-    async with rig.engine(Limits(max_running=1), aging_s=60, sweep_s=30) as engine:
+    # The lease outlasts the jump below: this test is about aging, not lease expiry.
+    async with rig.engine(Limits(max_running=1), aging_s=60, sweep_s=30,
+                          lease_s=1000) as engine:
         first = Workflow("blocker")
         first.add(note, id="blocker", priority="critical")
         await engine.submit(first)
@@ -435,6 +437,7 @@ async def test_aging_lifts_a_starving_low_priority_task(rig: Rig) -> None:
         old.add(note, id="old-low", priority="low")
         await engine.submit(old)
         await rig.clock.advance(200)  # the low task waited 3+ aging periods: now critical
+        await rig.events.wait_for(lambda e: e.kind == "aged")
         new = Workflow("new")
         new.add(note, id="new-high", priority="high")
         handle = await engine.submit(new)

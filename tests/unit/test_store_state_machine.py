@@ -506,7 +506,7 @@ class StoreMachine(RuleBasedStateMachine):
         lost = self.run(self.store.heartbeat(owner, asked, self.now, lease_s))
         held = {tid for tid, lease in self.leases.items() if lease.owner == owner}
         assert sorted(lost) == sorted(set(asked) - held)
-        for tid in held:
+        for tid in held & set(asked):  # only the leases asked for: a forgotten one expires
             self.leases[tid].until = self.now + lease_s
 
     @rule(data=st.data())

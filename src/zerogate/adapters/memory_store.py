@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
 from zerogate.adapters.memory_tables import (
@@ -40,8 +39,10 @@ from zerogate.domain.retry import RetryDecision, RetryPolicy
 from zerogate.domain.scheduling import (
     MAX_SCAN_ROUNDS,
     RunningCounts,
+    Scopes,
     full_scopes,
     needs_counts,
+    note_full,
 )
 from zerogate.errors import NotFound, StoreUnavailable
 from zerogate.ports import GLOBAL
@@ -108,7 +109,7 @@ class MemoryStore:
         tb = self._t()
         if GLOBAL in tb.paused:
             return ClaimBatch([], None, is_paused=True)
-        held = _paused_scopes(tb.paused)
+        held = Scopes.paused(tb.paused)
         now = float(request.now)
         tb.admit(request.limits.max_running_workflows, request.n, now)
         rows, has_more = _choose(tb, request.n, now, request.limits, held)
@@ -136,8 +137,10 @@ class MemoryStore:
         tb = self._t()
         held = tb.owned.get(owner, set())
         until = float(now + lease_s)
-        for tid in held:
-            tb.tasks[tid].lease_until = until
+        # Only the given ids: a lease the engine forgot about must expire, not live on.
+        for tid in task_ids:
+            if tid in held:
+                tb.tasks[tid].lease_until = until
         return [tid for tid in task_ids if tid not in held]
 
     @_suspends
@@ -237,48 +240,14 @@ class MemoryStore:
 
     @_suspends
     async def running_counts(self) -> RunningCounts:
-        return _snapshot(self._t().counts)
+        return self._t().counts.copy()
 
 
 # ---------------------------------------------------------------- claim
 
 
-@dataclass(slots=True)
-class _Scopes:
-    """Workflows, tenants and keys whose ready tasks a claim passes over."""
-
-    workflows: set[int] = field(default_factory=set)
-    tenants: set[str] = field(default_factory=set)
-    keys: set[str] = field(default_factory=set)
-
-    def holds(self, t: TaskRow) -> bool:
-        return (t.wid in self.workflows or t.tenant in self.tenants
-                or (t.key is not None and t.key in self.keys))
-
-    def absorb(self, other: _Scopes) -> bool:
-        """Add ``other``'s scopes; True when that added any."""
-        before = len(self.workflows) + len(self.tenants) + len(self.keys)
-        self.workflows |= other.workflows
-        self.tenants |= other.tenants
-        self.keys |= other.keys
-        return len(self.workflows) + len(self.tenants) + len(self.keys) > before
-
-
-def _paused_scopes(paused: set[str]) -> _Scopes:
-    held = _Scopes()
-    for scope in paused:  # set_paused admits valid scopes only
-        kind, _, name = scope.partition(":")
-        if kind == "workflow":
-            held.workflows.add(int(name))
-        elif kind == "tenant":
-            held.tenants.add(name)
-        elif kind == "key":
-            held.keys.add(name)
-    return held
-
-
 def _choose(tb: Tables, n: int, now: float, limits: Limits,
-            held: _Scopes) -> tuple[list[TaskRow], bool]:
+            held: Scopes) -> tuple[list[TaskRow], bool]:
     """Pick up to ``n`` ready tasks in service order, exactly as the SQLite store does.
 
     The flag is True when the scan stopped at its round limit, so more may fit.
@@ -286,7 +255,7 @@ def _choose(tb: Tables, n: int, now: float, limits: Limits,
     if n <= 0:
         return [], False
     tb.release_due(now)
-    if not needs_counts(limits) and not (held.workflows or held.tenants or held.keys):
+    if not needs_counts(limits) and not held:
         return _take(tb, n, now), False
     return _walk(tb, n, now, limits, held)
 
@@ -299,7 +268,7 @@ def _take(tb: Tables, n: int, now: float) -> list[TaskRow]:
 
 
 def _walk(tb: Tables, n: int, now: float, limits: Limits,
-          held: _Scopes) -> tuple[list[TaskRow], bool]:
+          held: Scopes) -> tuple[list[TaskRow], bool]:
     """Walk the ready queue as the SQLite store's rounds of ``LIMIT n`` scans would.
 
     Each SQLite round reads the first ``n`` ready rows outside the excluded scopes
@@ -307,25 +276,25 @@ def _walk(tb: Tables, n: int, now: float, limits: Limits,
     full before the next round. Replaying that window here keeps results identical,
     including where eight rounds run out before ``n`` tasks are found.
     """
-    counts = _snapshot(tb.counts) if needs_counts(limits) else RunningCounts()
-    excluded = _Scopes(*full_scopes(counts, limits))
+    counts = tb.counts.copy() if needs_counts(limits) else RunningCounts()
+    excluded = full_scopes(counts, limits)
     excluded.absorb(held)
-    found = _Scopes()
+    found = Scopes()
     chosen: list[TaskRow] = []
     aside: list[TaskRow] = []  # passed over, to return to the queue
     rounds = window = 0
     has_more = False
     while len(chosen) < n and (t := tb.pop_ready(now)) is not None:
-        if excluded.holds(t):
+        if excluded.holds(t.wid, t.tenant, t.key):
             aside.append(t)
             continue
         window += 1
-        if _note_full(t, counts, limits, found):
+        if note_full(t.wid, t.tenant, t.key, counts, limits, found):
             aside.append(t)
         else:
             chosen.append(t)
-            _count(counts, t)
-            _note_full(t, counts, limits, found)
+            counts.add(t.wid, t.tenant, t.key)
+            note_full(t.wid, t.tenant, t.key, counts, limits, found)
         if window == n and len(chosen) < n:
             rounds += 1
             if not excluded.absorb(found):
@@ -333,36 +302,9 @@ def _walk(tb: Tables, n: int, now: float, limits: Limits,
             if rounds == MAX_SCAN_ROUNDS:
                 has_more = True
                 break
-            window = sum(1 for c in chosen if not excluded.holds(c))
+            window = sum(1 for c in chosen if not excluded.holds(c.wid, c.tenant, c.key))
     tb.requeue(aside)
     return chosen, has_more
-
-
-def _note_full(t: TaskRow, c: RunningCounts, limits: Limits, found: _Scopes) -> bool:
-    """Add the scopes of ``t`` that are at their limit to ``found``; True if any is."""
-    full = False
-    if limits.per_workflow is not None and c.by_workflow[t.wid] >= limits.per_workflow:
-        found.workflows.add(t.wid)
-        full = True
-    if limits.per_tenant is not None and c.by_tenant[t.tenant] >= limits.per_tenant:
-        found.tenants.add(t.tenant)
-        full = True
-    cap = limits.key_limit(t.key)
-    if t.key is not None and cap is not None and c.by_key[t.key] >= cap:
-        found.keys.add(t.key)
-        full = True
-    return full
-
-
-def _count(c: RunningCounts, t: TaskRow) -> None:
-    c.by_workflow[t.wid] += 1
-    c.by_tenant[t.tenant] += 1
-    if t.key is not None:
-        c.by_key[t.key] += 1
-
-
-def _snapshot(c: RunningCounts) -> RunningCounts:
-    return RunningCounts(c.by_workflow.copy(), c.by_tenant.copy(), c.by_key.copy())
 
 
 # ---------------------------------------------------------------- finish

@@ -34,7 +34,7 @@ from zerogate.domain.records import (
     WorkflowRecord,
 )
 from zerogate.domain.scheduling import RunningCounts
-from zerogate.errors import NotFound, StoreCorrupt, StoreUnavailable
+from zerogate.errors import InvalidInput, NotFound, StoreCorrupt, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -120,6 +120,9 @@ class SqliteStore:
             return fn(*args)
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) from exc
+        except (sqlite3.Error, UnicodeError, OverflowError) as exc:
+            # A value SQLite cannot bind or encode: the input's fault, not the store's.
+            raise InvalidInput(f"the store cannot hold this value: {exc}") from exc
 
     def _translate(self, exc: sqlite3.DatabaseError) -> Exception:
         text = str(exc)

@@ -199,9 +199,11 @@ def final_workflow_state(failed: int, cancelled: int) -> WorkflowState:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something the engine did: ``kind`` is "claimed", a task state, or "workflow".
+    """Something the engine did: ``kind`` is "claimed", a task state, "expired",
+    "workflow" or "aged".
 
-    ``state`` is the task's new state, or for ``workflow`` events the workflow's.
+    ``state`` is the task's new state; for ``workflow`` events the workflow's; for
+    ``aged`` events the number of tasks promoted.
     """
 
     kind: str

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from zerogate.domain.model import Limits
@@ -29,11 +29,52 @@ class RunningCounts:
     by_tenant: Counter[str] = field(default_factory=Counter)
     by_key: Counter[str] = field(default_factory=Counter)
 
-    def add(self, c: Candidate) -> None:
-        self.by_workflow[c.workflow_id] += 1
-        self.by_tenant[c.tenant] += 1
-        if c.key is not None:
-            self.by_key[c.key] += 1
+    def add(self, workflow_id: int, tenant: str, key: str | None) -> None:
+        self.by_workflow[workflow_id] += 1
+        self.by_tenant[tenant] += 1
+        if key is not None:
+            self.by_key[key] += 1
+
+    def copy(self) -> RunningCounts:
+        return RunningCounts(self.by_workflow.copy(), self.by_tenant.copy(), self.by_key.copy())
+
+
+@dataclass(slots=True)
+class Scopes:
+    """Workflows, tenants and keys whose ready tasks a claim passes over: full or paused."""
+
+    workflows: set[int] = field(default_factory=set)
+    tenants: set[str] = field(default_factory=set)
+    keys: set[str] = field(default_factory=set)
+
+    @classmethod
+    def paused(cls, scopes: Iterable[str]) -> Scopes:
+        """The scoped pauses among ``scopes`` (valid ones, as ``check_scope`` admits)."""
+        held = cls()
+        for scope in scopes:
+            kind, _, name = scope.partition(":")
+            if kind == "workflow" and name.isdigit():
+                held.workflows.add(int(name))
+            elif kind == "tenant":
+                held.tenants.add(name)
+            elif kind == "key":
+                held.keys.add(name)
+        return held
+
+    def __bool__(self) -> bool:
+        return bool(self.workflows or self.tenants or self.keys)
+
+    def holds(self, workflow_id: int, tenant: str, key: str | None) -> bool:
+        return (workflow_id in self.workflows or tenant in self.tenants
+                or (key is not None and key in self.keys))
+
+    def absorb(self, other: Scopes) -> bool:
+        """Add ``other``'s scopes; True when that added any."""
+        before = len(self.workflows) + len(self.tenants) + len(self.keys)
+        self.workflows |= other.workflows
+        self.tenants |= other.tenants
+        self.keys |= other.keys
+        return len(self.workflows) + len(self.tenants) + len(self.keys) > before
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,36 +82,40 @@ class Selection:
     """Chosen task ids, and the scopes found full (to exclude from the next scan)."""
 
     chosen: list[int]
-    full_workflows: frozenset[int]
-    full_tenants: frozenset[str]
-    full_keys: frozenset[str]
+    full: Scopes
 
 
-def _full_scopes_of(c: Candidate, running: RunningCounts, limits: Limits) -> list[str]:
-    """Scopes of ``c`` that are at their limit, as ``"w:<id>"``, ``"t:<tenant>"``, ``"k:<key>"``."""
-    full = []
-    per_wf = limits.per_workflow
-    if per_wf is not None and running.by_workflow[c.workflow_id] >= per_wf:
-        full.append(f"w:{c.workflow_id}")
-    if limits.per_tenant is not None and running.by_tenant[c.tenant] >= limits.per_tenant:
-        full.append(f"t:{c.tenant}")
-    cap = limits.key_limit(c.key)
-    if c.key is not None and cap is not None and running.by_key[c.key] >= cap:
-        full.append(f"k:{c.key}")
-    return full
+def _full_flags(workflow_id: int, tenant: str, key: str | None, running: RunningCounts,
+                limits: Limits) -> tuple[bool, bool, bool]:
+    per_wf, per_tenant, cap = limits.per_workflow, limits.per_tenant, limits.key_limit(key)
+    return (per_wf is not None and running.by_workflow[workflow_id] >= per_wf,
+            per_tenant is not None and running.by_tenant[tenant] >= per_tenant,
+            key is not None and cap is not None and running.by_key[key] >= cap)
+
+
+def note_full(workflow_id: int, tenant: str, key: str | None, running: RunningCounts,
+              limits: Limits, into: Scopes) -> bool:
+    """Add the task's scopes that are at their limit to ``into``; True if any is."""
+    wf_full, tenant_full, key_full = _full_flags(workflow_id, tenant, key, running, limits)
+    if wf_full:
+        into.workflows.add(workflow_id)
+    if tenant_full:
+        into.tenants.add(tenant)
+    if key_full and key is not None:
+        into.keys.add(key)
+    return wf_full or tenant_full or key_full
 
 
 def blocking_scope(c: Candidate, running: RunningCounts, limits: Limits) -> str | None:
     """Say which concurrency scope keeps ``c`` from starting, or None if none does."""
-    full = _full_scopes_of(c, running, limits)
-    if not full:
-        return None
-    kind, _, name = full[0].partition(":")
-    if kind == "w":
-        return f"workflow {name} has {limits.per_workflow} tasks running, its limit"
-    if kind == "t":
-        return f"tenant {name!r} has {limits.per_tenant} tasks running, its limit"
-    return f"key {name!r} has {limits.key_limit(name)} tasks running, its limit"
+    wf_full, tenant_full, key_full = _full_flags(c.workflow_id, c.tenant, c.key, running, limits)
+    if wf_full:
+        return f"workflow {c.workflow_id} has {limits.per_workflow} tasks running, its limit"
+    if tenant_full:
+        return f"tenant {c.tenant!r} has {limits.per_tenant} tasks running, its limit"
+    if key_full:
+        return f"key {c.key!r} has {limits.key_limit(c.key)} tasks running, its limit"
+    return None
 
 
 def select_startable(
@@ -82,20 +127,15 @@ def select_startable(
     again continues from the counts as they now are.
     """
     chosen: list[int] = []
-    full: set[str] = set()
+    full = Scopes()
     for c in candidates:
         if len(chosen) >= free:
             break
-        if not _full_scopes_of(c, running, limits):
+        if not note_full(c.workflow_id, c.tenant, c.key, running, limits, full):
             chosen.append(c.task_id)
-            running.add(c)
-        full.update(_full_scopes_of(c, running, limits))
-    return Selection(
-        chosen,
-        frozenset(int(s[2:]) for s in full if s[0] == "w"),
-        frozenset(s[2:] for s in full if s[0] == "t"),
-        frozenset(s[2:] for s in full if s[0] == "k"),
-    )
+            running.add(c.workflow_id, c.tenant, c.key)
+            note_full(c.workflow_id, c.tenant, c.key, running, limits, full)
+    return Selection(chosen, full)
 
 
 def effective_class(base: int, ready_at: float, now: float, aging_s: float | None) -> int:
@@ -106,14 +146,13 @@ def effective_class(base: int, ready_at: float, now: float, aging_s: float | Non
     return max(0, base - int((now - ready_at) / aging_s))
 
 
-def full_scopes(running: RunningCounts, limits: Limits) -> tuple[set[int], set[str], set[str]]:
+def full_scopes(running: RunningCounts, limits: Limits) -> Scopes:
     """Scopes already at their limit before a scan, so the scan can skip them."""
-    wf = {w for w, n in running.by_workflow.items()
-          if limits.per_workflow is not None and n >= limits.per_workflow}
-    tn = {t for t, n in running.by_tenant.items()
-          if limits.per_tenant is not None and n >= limits.per_tenant}
-    ky = {k for k, n in running.by_key.items() if _at_cap(limits.key_limit(k), n)}
-    return wf, tn, ky
+    per_wf, per_tenant = limits.per_workflow, limits.per_tenant
+    return Scopes(
+        {w for w, n in running.by_workflow.items() if per_wf is not None and n >= per_wf},
+        {t for t, n in running.by_tenant.items() if per_tenant is not None and n >= per_tenant},
+        {k for k, n in running.by_key.items() if _at_cap(limits.key_limit(k), n)})
 
 
 def _at_cap(cap: int | None, n: int) -> bool:
@@ -124,4 +163,3 @@ def needs_counts(limits: Limits) -> bool:
     """True when any store-wide scope is limited, so running counts must be read."""
     return (limits.per_workflow is not None or limits.per_tenant is not None
             or bool(limits.per_key) or limits.default_key_limit is not None)
-

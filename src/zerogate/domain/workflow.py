@@ -9,6 +9,8 @@ from zerogate.domain.model import JSON, FailurePolicy, Priority
 from zerogate.domain.retry import RetryPolicy
 from zerogate.errors import InvalidConfig, InvalidWorkflow
 
+RANK_MAX = 2**31  # ranks order tasks inside a class; any store's integer holds them
+
 
 @dataclass(frozen=True, kw_only=True)
 class TaskSpec:
@@ -33,6 +35,10 @@ class TaskSpec:
             raise InvalidWorkflow(f"task id must be a non-empty string, got {self.id!r}")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise InvalidConfig(f"task {self.id!r}: timeout_s must be positive")
+        rank = self.rank
+        if isinstance(rank, bool) or not isinstance(rank, int) or abs(rank) > RANK_MAX:
+            raise InvalidConfig(f"task {self.id!r}: rank must be a whole number within "
+                                f"±{RANK_MAX}, got {self.rank!r}")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from zerogate.domain.model import TaskState, dumps_json
 from zerogate.domain.records import Claim, Outcome
 from zerogate.domain.retry import RetryPolicy, type_names
-from zerogate.errors import InvalidInput, TaskTimeout
+from zerogate.errors import InvalidInput, TaskCancelled, TaskTimeout
 from zerogate.ports import Clock
 from zerogate.registry import Registry
 from zerogate.runtime.executor import Executor, TaskContext
@@ -40,7 +40,13 @@ async def run_attempt(claim: Claim, *, registry: Registry, executor: Executor, c
         result_json = ("null" if result is None
                        else dumps_json(result, what=f"the result of task {claim.local_id!r}"))
     except asyncio.CancelledError:
-        raise
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the engine cancelled this attempt (cancel request, shutdown)
+        # The handler raised CancelledError itself (an inner task was cancelled): a
+        # failure like any other, or the attempt would end with no outcome at all.
+        exc = TaskCancelled(f"attempt {claim.attempt} raised CancelledError from inside")
+        return failure(claim, exc, now=clock.now(), draw=draw)
     except Exception as exc:  # the task guard: a handler may raise anything
         if isinstance(exc, TimeoutError) and _expired(scope):
             exc = TaskTimeout(
@@ -64,14 +70,19 @@ def failure(claim: Claim, exc: BaseException, *, now: float, draw: Callable[[], 
     """Map an error to RETRYING or FAILED by the task's retry policy."""
     failures = claim.failures + 1
     decision = _policy(claim.retry_json).decide(failures, type_names(exc), draw())
-    error = f"{type(exc).__name__}: {exc}"
-    text = _traceback_text(exc)
+    error = storable(f"{type(exc).__name__}: {exc}")
+    text = storable(_traceback_text(exc))
     if decision.retry and not isinstance(exc, InvalidInput):
         return Outcome(task_id=claim.task_id, attempt=claim.attempt, state=TaskState.RETRYING,
                        error=error, traceback=text, not_before=now + decision.delay_s)
     reason = decision.reason if not isinstance(exc, InvalidInput) else "invalid input"
     return Outcome(task_id=claim.task_id, attempt=claim.attempt, state=TaskState.FAILED,
                    error=f"{error} ({reason})", traceback=text)
+
+
+def storable(text: str) -> str:
+    """Text any store can hold: lone surrogates (from undecodable file names) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _traceback_text(exc: BaseException) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -54,12 +54,20 @@ class Executor:
         if tdef.run_in is RunIn.ASYNC:
             return await tdef.fn(*lead, **args)
         if tdef.run_in is RunIn.THREAD:
-            loop = asyncio.get_running_loop()
-            call = functools.partial(tdef.fn, *lead, **args)
-            return await loop.run_in_executor(self._thread_pool(), call)
+            return await self._in_thread(functools.partial(tdef.fn, *lead, **args))
         fn = tdef.fn
         return await self._process_pool().run(
             call_by_name, (fn.__module__, fn.__qualname__, *lead), args)
+
+    async def _in_thread(self, call: Callable[[], Any]) -> Any:
+        future = asyncio.get_running_loop().run_in_executor(self._thread_pool(), call)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted. Until it returns, the attempt keeps its
+            # lease and slot, so nobody else runs the same task at the same time.
+            await asyncio.wait({future})
+            raise
 
     def _thread_pool(self) -> ThreadPoolExecutor:
         if self._threads is None:
