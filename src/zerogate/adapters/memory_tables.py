@@ -15,6 +15,7 @@ from collections.abc import Hashable, Sequence
 from heapq import heappop, heappush
 from typing import TypeVar, cast
 
+from zerogate.domain.lifecycle import check_move
 from zerogate.domain.model import TERMINAL_TASK_STATES, FailurePolicy, TaskState, WorkflowState
 from zerogate.domain.records import (
     Changes,
@@ -168,8 +169,13 @@ class Tables:
     # ------------------------------------------------------------ state moves
 
     def set_state(self, t: TaskRow, state: TaskState) -> None:
-        """Move ``t`` and keep every index in step; callers clear ``owner`` afterwards."""
+        """Move ``t`` and keep every index in step; callers clear ``owner`` afterwards.
+
+        Every move is checked against the lifecycle; the differential test holds the
+        SQLite store to the same moves.
+        """
         old = t.state
+        check_move(old, state)
         states = self.states
         states[old] -= 1
         states[state] += 1
