@@ -135,3 +135,20 @@ async def test_shutdown_waits_for_thread_tasks_and_records_their_result(tmp_path
     record = await store.get_task(handle.task_ids["slow_sum"])
     await store.close()
     assert (record.state, record.result_json, record.failures) == (TaskState.COMPLETED, "0.5", 0)
+
+
+async def test_a_timeout_counts_from_a_free_worker_not_from_the_claim(tmp_path: Path) -> None:
+    """With one thread, the second task waits 0.4 s for it; its 0.6 s timeout must not
+    fire while it waits (it used to fail before it ever ran)."""
+    registry = Registry()
+    registry.task(slow_sum, run_in="thread", timeout_s=0.6, retry=RetryPolicy(max_attempts=1))
+    engine = Engine(registry, SqliteStore(tmp_path / "z.db"),
+                    config=EngineConfig(thread_workers=1))
+    async with engine:
+        handles = []
+        for _ in range(2):
+            wf = Workflow("queued")
+            wf.add("slow_sum", {"seconds": 0.4})
+            handles.append(await engine.submit(wf))
+        states = [(await h.wait(timeout_s=30)).state for h in handles]
+    assert states == [WorkflowState.COMPLETED] * 2

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from zerogate.domain.model import TaskState, dumps_json
 from zerogate.domain.records import Claim, Outcome
 from zerogate.domain.retry import RetryPolicy, type_names
-from zerogate.errors import InvalidInput, TaskCancelled, TaskTimeout
+from zerogate.errors import InvalidInput, TaskCancelled
 from zerogate.ports import Clock
 from zerogate.registry import Registry
 from zerogate.runtime.executor import Executor, TaskContext
@@ -27,16 +27,11 @@ def _policy(retry_json: str) -> RetryPolicy:
 async def run_attempt(claim: Claim, *, registry: Registry, executor: Executor, clock: Clock,
                       draw: Callable[[], float]) -> Outcome:
     """Run the handler once. Cancellation propagates; every other error is an Outcome."""
-    scope: object = None
     try:
         tdef = registry.get(claim.name)
         args = json.loads(claim.args_json) if claim.args_json != "{}" else {}
-        call = executor.invoke(tdef, _context(claim) if tdef.takes_ctx else None, args)
-        if claim.timeout_s is None:
-            result = await call
-        else:
-            async with clock.timeout(claim.timeout_s) as scope:
-                result = await call
+        result = await executor.invoke(tdef, _context(claim) if tdef.takes_ctx else None, args,
+                                       timeout_s=claim.timeout_s, clock=clock)
         result_json = ("null" if result is None
                        else dumps_json(result, what=f"the result of task {claim.local_id!r}"))
     except asyncio.CancelledError:
@@ -48,9 +43,6 @@ async def run_attempt(claim: Claim, *, registry: Registry, executor: Executor, c
         exc = TaskCancelled(f"attempt {claim.attempt} raised CancelledError from inside")
         return failure(claim, exc, now=clock.now(), draw=draw)
     except Exception as exc:  # the task guard: a handler may raise anything
-        if isinstance(exc, TimeoutError) and _expired(scope):
-            exc = TaskTimeout(
-                f"attempt {claim.attempt} ran past its timeout of {claim.timeout_s} s")
         return failure(claim, exc, now=clock.now(), draw=draw)
     return Outcome(task_id=claim.task_id, attempt=claim.attempt, state=TaskState.COMPLETED,
                    result_json=result_json)
@@ -60,10 +52,6 @@ def _context(claim: Claim) -> TaskContext:
     return TaskContext(task_id=claim.task_id, workflow_id=claim.workflow_id,
                        task=claim.local_id, attempt=claim.attempt,
                        deps={k: json.loads(v) for k, v in claim.dep_results.items()})
-
-
-def _expired(scope: object) -> bool:
-    return isinstance(scope, asyncio.Timeout) and scope.expired()
 
 
 def failure(claim: Claim, exc: BaseException, *, now: float, draw: Callable[[], float]) -> Outcome:

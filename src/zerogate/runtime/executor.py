@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from zerogate.domain.model import JSON, RunIn
-from zerogate.errors import InvalidConfig
+from zerogate.errors import InvalidConfig, TaskTimeout
+from zerogate.ports import Clock
 from zerogate.registry import TaskDef
 from zerogate.runtime.procpool import ProcessPool
 
@@ -35,6 +36,18 @@ def call_by_name(module: str, qualname: str, *args: Any, **kwargs: Any) -> Any:
     return target(*args, **kwargs)
 
 
+async def _timed(call: Awaitable[Any], timeout_s: float | None, clock: Clock) -> Any:
+    if timeout_s is None:
+        return await call
+    try:
+        async with clock.timeout(timeout_s) as scope:
+            return await call
+    except TimeoutError:
+        if isinstance(scope, asyncio.Timeout) and scope.expired():
+            raise TaskTimeout(f"the attempt ran past its timeout of {timeout_s} s") from None
+        raise  # a TimeoutError of the handler's own
+
+
 class Executor:
     """Owns the thread and process pools; both start lazily on first use."""
 
@@ -46,18 +59,29 @@ class Executor:
         self._start_method = start_method
         self._threads: ThreadPoolExecutor | None = None
         self._procs: ProcessPool | None = None
+        # A timeout counts from when a worker is free, not from the claim: a task that
+        # waits for a thread or a process must not time out before it ran at all.
+        self._thread_slots = asyncio.Semaphore(threads)
+        self._process_slots = asyncio.Semaphore(processes)
 
-    async def invoke(self, tdef: TaskDef, ctx: TaskContext | None,
-                     args: Mapping[str, Any]) -> Any:
-        """Call the handler; ``ctx`` is given to handlers that take one (else None)."""
+    async def invoke(self, tdef: TaskDef, ctx: TaskContext | None, args: Mapping[str, Any],
+                     *, timeout_s: float | None, clock: Clock) -> Any:
+        """Call the handler within ``timeout_s`` of getting a worker; raise TaskTimeout.
+
+        ``ctx`` is given to handlers that take one (else None).
+        """
         lead = () if ctx is None else (ctx,)
         if tdef.run_in is RunIn.ASYNC:
-            return await tdef.fn(*lead, **args)
+            return await _timed(tdef.fn(*lead, **args), timeout_s, clock)
         if tdef.run_in is RunIn.THREAD:
-            return await self._in_thread(functools.partial(tdef.fn, *lead, **args))
+            async with self._thread_slots:
+                call = functools.partial(tdef.fn, *lead, **args)
+                return await _timed(self._in_thread(call), timeout_s, clock)
         fn = tdef.fn
-        return await self._process_pool().run(
-            call_by_name, (fn.__module__, fn.__qualname__, *lead), args)
+        async with self._process_slots:
+            run = self._process_pool().run(
+                call_by_name, (fn.__module__, fn.__qualname__, *lead), args)
+            return await _timed(run, timeout_s, clock)
 
     async def _in_thread(self, call: Callable[[], Any]) -> Any:
         future = asyncio.get_running_loop().run_in_executor(self._thread_pool(), call)
