@@ -38,10 +38,7 @@ from tests.integration.crash_worker import REGISTRY, parse_log, step, step_sync
 from zerogate import SqliteStore, TaskState, Workflow, WorkflowState
 from zerogate.domain.records import TaskRecord
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals"),
-]
+pytestmark = pytest.mark.slow
 
 WORKER = Path(__file__).with_name("crash_worker.py")
 LEASE_S = 1.0
