@@ -168,3 +168,11 @@ async def test_waiting_on_a_stopped_engine_raises_engine_closed(rig: Rig) -> Non
     await engine.shutdown()
     with pytest.raises(EngineClosed):
         await waiter
+
+
+async def test_a_shut_down_engine_cannot_be_started_again(rig: Rig) -> None:
+    engine = rig.engine()
+    async with engine:
+        pass
+    with pytest.raises(EngineClosed, match="create a new Engine"):
+        await engine.start()

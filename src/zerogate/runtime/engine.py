@@ -95,6 +95,8 @@ class Engine:
 
     async def start(self) -> None:
         """Open the store and start claiming work."""
+        if self._closed:
+            raise EngineClosed("this engine was shut down: create a new Engine to run again")
         if self._main is not None:
             return
         await self.store.open()
