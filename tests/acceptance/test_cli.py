@@ -24,8 +24,10 @@ def test_demo_runs_to_completion_and_prints_a_summary(tmp_path: Path) -> None:
     done = zerogate("demo", "--documents", "12", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "completed: 48" in done.stdout
+    again = zerogate("demo", "--documents", "12", cwd=tmp_path)  # the same store file
+    assert again.returncode == 0 and "completed: 48" in again.stdout  # only its own run
     status = zerogate("status", "--db", "zerogate-demo.db", cwd=tmp_path)
-    assert "completed 48" in status.stdout and "paused: nothing" in status.stdout
+    assert "completed 96" in status.stdout and "paused: nothing" in status.stdout
 
 
 def test_controls_are_durable_and_bad_input_is_explained(tmp_path: Path) -> None:
