@@ -13,6 +13,7 @@
     ├── StoreError                   the durable store failed
     │   ├── StoreUnavailable         cannot reach, open or lock the store (retry later)
     │   └── StoreCorrupt             the file is not a zerogate store, or is damaged
+    ├── ResourcesUnavailable         not one resource signal of the host could be read
     ├── EngineClosed                 the engine is shutting down or not started
     ├── WorkflowFailed               awaited a result of a workflow that failed
     └── TaskError                    raised inside a task's execution
@@ -37,6 +38,7 @@ __all__ = [
     "InvalidWorkflow",
     "NotFound",
     "RemoteError",
+    "ResourcesUnavailable",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
@@ -92,6 +94,10 @@ class StoreUnavailable(StoreError):
 
 class StoreCorrupt(StoreError):
     """The store file is damaged or is not a zerogate store."""
+
+
+class ResourcesUnavailable(ZerogateError):
+    """Not one resource signal could be read: check that /proc and /sys are mounted."""
 
 
 class EngineClosed(ZerogateError):

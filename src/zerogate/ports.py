@@ -22,6 +22,7 @@ from zerogate.domain.records import (
     TaskRecord,
     WorkflowRecord,
 )
+from zerogate.domain.resources import ResourceSnapshot
 from zerogate.domain.scheduling import RunningCounts
 
 # Pause scopes: "global", "workflow:<id>", "tenant:<name>", "key:<key>".
@@ -113,3 +114,15 @@ class EventSink(Protocol):
     """Receives engine events; must not block (it runs on the event loop)."""
 
     def emit(self, event: Event) -> None: ...
+
+
+class ResourceSampler(Protocol):
+    """Reads the resources this process may use; the governor's only view of them."""
+
+    def sample(self) -> ResourceSnapshot:
+        """Read now, synchronously; a signal that cannot be read is left out."""
+        ...
+
+    async def sample_async(self) -> ResourceSnapshot:
+        """``sample`` without blocking the event loop."""
+        ...

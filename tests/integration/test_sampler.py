@@ -1,0 +1,127 @@
+"""The real sampler on this machine, against real memory, page cache and CPU load."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from zerogate.adapters.sampler import SystemSampler, detect_layout
+
+pytestmark = pytest.mark.slow
+
+MB = 1 << 20
+
+# Children end themselves after 30 s (SIGALRM) even if the test dies before its finally.
+HOLD_MEMORY = """
+import signal, sys
+signal.alarm(30)
+block = bytearray(300 << 20)
+block[::4096] = b"\\x01" * len(range(0, len(block), 4096))  # touch every page
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+BURN_CPU = """
+import time
+print("ready", flush=True)
+end = time.monotonic() + 1.5
+while time.monotonic() < end:
+    pass
+"""
+
+
+@contextmanager
+def child(code: str) -> Iterator[subprocess.Popen[str]]:
+    """A Python child that printed "ready"; killed on the way out whatever happened."""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+
+def used(sampler: SystemSampler) -> int:
+    value = sampler.sample().memory_used_bytes
+    assert value is not None
+    return value
+
+
+def test_a_real_snapshot_is_complete_and_bounded() -> None:
+    sampler = SystemSampler()
+    first = sampler.sample()
+    time.sleep(0.05)
+    snap = sampler.sample()
+    assert snap.scope in ("cgroup-v2", "cgroup-v1", "host")
+    assert first.cpu_fraction is None and "cpu" not in first.signals
+    assert {"cpu", "memory", "disk"} <= snap.signals
+    assert snap.memory_limit_bytes > 0 and snap.cpu_limit_cores > 0
+    for fraction in (snap.cpu_fraction, snap.memory_fraction, *snap.disk.values()):
+        assert fraction is not None and 0.0 <= fraction <= 1.0
+    assert snap.taken_at > first.taken_at
+    now = time.monotonic()
+    assert 0.0 <= snap.age_s(now) < 1.0 and not snap.is_stale(now, interval_s=1.0)
+    assert snap.is_stale(snap.taken_at + 2.5, interval_s=1.0)
+
+
+async def test_sample_async_off_the_loop() -> None:
+    snap = await SystemSampler().sample_async()
+    assert "memory" in snap.signals
+
+
+def test_a_child_holding_300_mb_raises_memory_used() -> None:
+    sampler = SystemSampler()
+    before = used(sampler)
+    with child(HOLD_MEMORY):
+        during = used(sampler)
+    assert during - before >= 200 * MB, (before, during)
+
+
+def raw_usage(sampler: SystemSampler) -> int | None:
+    """The cgroup's usage including page cache, to show the file really was cached."""
+    layout = detect_layout(Path("/sys/fs/cgroup"), Path("/proc"))
+    names = {"cgroup-v2": "memory.current", "cgroup-v1": "memory.usage_in_bytes"}
+    if layout.scope not in names:
+        return None
+    return int((layout.memory_dirs[0] / names[layout.scope]).read_text())
+
+
+def test_streaming_a_512_mb_file_leaves_the_working_set_alone_g7(tmp_path: Path) -> None:
+    sampler = SystemSampler()
+    path = tmp_path / "big.bin"
+    before, raw_before = used(sampler), raw_usage(sampler)
+    block = os.urandom(MB)
+    try:
+        with path.open("wb") as out:
+            for _ in range(512):
+                out.write(block)
+        with path.open("rb") as stream:
+            while stream.read(4 * MB):
+                pass
+        after, raw_after = used(sampler), raw_usage(sampler)
+    finally:
+        path.unlink(missing_ok=True)
+    assert after - before < 128 * MB, (before, after)
+    if raw_before is not None and raw_after is not None:
+        assert raw_after - raw_before > 256 * MB  # the cache was filled, and excluded
+
+
+def test_a_cpu_burner_shows_in_cpu_fraction() -> None:
+    sampler = SystemSampler()
+    with child(BURN_CPU):
+        sampler.sample()
+        time.sleep(1.0)  # the measurement window itself: real CPU needs real time
+        snap = sampler.sample()
+    assert snap.cpu_fraction is not None and snap.cpu_fraction > 0.2, snap
