@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from zerogate import SqliteStore, StoreCorrupt, StoreUnavailable
+from zerogate.adapters.sqlite_schema import SCHEMA_VERSION
+from zerogate.domain.admission import NO_NEED
 from zerogate.domain.model import FailurePolicy, Limits
 from zerogate.domain.records import ClaimRequest, NewTask, NewWorkflow
 from zerogate.domain.retry import RetryPolicy
@@ -63,6 +65,30 @@ async def test_newer_schema_asks_for_an_upgrade(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StoreCorrupt, match="upgrade zerogate"):
         await SqliteStore(db).open()
+
+
+async def test_a_schema_1_store_is_migrated_and_keeps_its_tasks(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    store = SqliteStore(db)
+    await store.open()
+    [sub] = await store.submit([one_task_workflow()], 1.0)
+    await store.close()
+    with sqlite3.connect(db) as conn:  # take the file back to what schema 1 looked like
+        for column in ("feature", "cpu", "memory"):
+            conn.execute(f"ALTER TABLE tasks DROP COLUMN {column}")
+        conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    again = SqliteStore(db)
+    await again.open()
+    record = await again.get_task(sub.task_ids["a"])
+    assert (record.name, record.feature, record.need) == ("t", None, NO_NEED)
+    batch = await again.claim(ClaimRequest(owner="o", n=5, now=2.0, lease_s=10,
+                                           limits=Limits()))
+    assert [c.local_id for c in batch.claims] == ["a"]
+    await again.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
 
 
 async def test_locked_file_is_unavailable_and_loses_nothing(tmp_path: Path) -> None:

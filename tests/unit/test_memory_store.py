@@ -16,6 +16,7 @@ import pytest
 
 from zerogate.adapters.memory_store import MemoryStore
 from zerogate.adapters.sqlite_store import SqliteStore
+from zerogate.domain.admission import NO_NEED, OPEN, Admission, Need
 from zerogate.domain.model import FailurePolicy, Limits, TaskState
 from zerogate.domain.records import ClaimRequest, NewTask, NewWorkflow, Outcome
 from zerogate.domain.retry import RetryPolicy
@@ -300,6 +301,8 @@ async def test_reclaim_that_raises_changes_nothing(store: MemoryStore) -> None:
 
 RETRIES = [RetryPolicy(max_attempts=1).to_json(), RETRY3,
            RetryPolicy(max_attempts=4, backoff_s=2, jitter=0.5).to_json()]
+FEATURES: list[str | None] = [None, None, "f1", "f2", "f3"]
+NEEDS = [NO_NEED, NO_NEED, Need(0.5, 0), Need(1.0, 100), Need(0.0, 300), Need(2.0, 0)]
 SCOPES = ["global", "tenant:a", "tenant:b", "key:k1", "key:k2"]
 
 
@@ -397,7 +400,8 @@ class Run:
                          deps=tuple(f"t{j}" for j in range(i) if r.random() < p.dep_odds),
                          priority=r.randint(0, 3), rank=r.randint(0, 2),
                          key=r.choice(p.keys),
-                         timeout_s=r.choice([None, 5.0]), retry_json=r.choice(RETRIES))
+                         timeout_s=r.choice([None, 5.0]), retry_json=r.choice(RETRIES),
+                         feature=r.choice(FEATURES), need=r.choice(NEEDS))
                  for i in range(0 if r.random() < 0.02 else r.randint(1, p.max_tasks))]
         if r.random() < 0.2:
             r.shuffle(tasks)  # dependencies named before they are defined
@@ -409,11 +413,23 @@ class Run:
         r = self.rng
         owner = r.choice("AB")
         request = ClaimRequest(owner=owner, n=r.choice(self.profile.claim_sizes), now=self.now,
-                               lease_s=r.choice([5.0, 10.0, 30.0]), limits=self.random_limits())
+                               lease_s=r.choice([5.0, 10.0, 30.0]), limits=self.random_limits(),
+                               admission=self.random_admission())
         batch = await self.both("claim", request)
         if batch:
             self.leases += [(owner, c.task_id, c.attempt) for c in batch.claims]
             del self.leases[:-80]
+
+    def random_admission(self) -> Admission | None:
+        """Sometimes none, sometimes open, sometimes a class cut, switches and a budget."""
+        r = self.rng
+        if r.random() < 0.4:
+            return r.choice([None, OPEN])
+        return Admission(max_priority=r.choice([-1, 0, 1, 2, 3]),
+                         features_off=frozenset(r.sample(["f1", "f2", "f3"], r.randint(0, 2))),
+                         essential=frozenset(r.sample(["f1", "f2"], r.randint(0, 1))),
+                         cpu_free=r.choice([None, 0.0, 0.5, 1.0, 3.0]),
+                         memory_free=r.choice([None, 0, 100, 400]))
 
     def random_limits(self) -> Limits:
         r, caps = self.rng, self.profile.workflow_caps

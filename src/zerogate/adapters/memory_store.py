@@ -23,6 +23,7 @@ from zerogate.adapters.memory_tables import (
     task_record,
     workflow_record,
 )
+from zerogate.domain.admission import Admission, Budget
 from zerogate.domain.model import FailurePolicy, Limits, TaskState, check_scope
 from zerogate.domain.records import (
     Changes,
@@ -43,6 +44,7 @@ from zerogate.domain.scheduling import (
     full_scopes,
     needs_counts,
     note_full,
+    reserve,
 )
 from zerogate.errors import NotFound, StoreUnavailable
 from zerogate.ports import GLOBAL
@@ -112,7 +114,7 @@ class MemoryStore:
         held = Scopes.paused(tb.paused)
         now = float(request.now)
         tb.admit(request.limits.max_running_workflows, request.n, now)
-        rows, has_more = _choose(tb, request.n, now, request.limits, held)
+        rows, has_more = _choose(tb, request, now, held)
         until = float(request.now + request.lease_s)
         claims = [tb.lease(t, request.owner, until, now) for t in rows]
         return ClaimBatch(claims, tb.next_due(), has_more=has_more)
@@ -246,18 +248,19 @@ class MemoryStore:
 # ---------------------------------------------------------------- claim
 
 
-def _choose(tb: Tables, n: int, now: float, limits: Limits,
+def _choose(tb: Tables, req: ClaimRequest, now: float,
             held: Scopes) -> tuple[list[TaskRow], bool]:
     """Pick up to ``n`` ready tasks in service order, exactly as the SQLite store does.
 
     The flag is True when the scan stopped at its round limit, so more may fit.
     """
-    if n <= 0:
+    if req.n <= 0:
         return [], False
     tb.release_due(now)
-    if not needs_counts(limits) and not held:
-        return _take(tb, n, now), False
-    return _walk(tb, n, now, limits, held)
+    gate = req.admission if req.admission is not None and not req.admission.is_open else None
+    if not needs_counts(req.limits) and not held and gate is None:
+        return _take(tb, req.n, now), False
+    return _walk(tb, req.n, now, req.limits, held, gate)
 
 
 def _take(tb: Tables, n: int, now: float) -> list[TaskRow]:
@@ -267,30 +270,36 @@ def _take(tb: Tables, n: int, now: float) -> list[TaskRow]:
     return chosen
 
 
-def _walk(tb: Tables, n: int, now: float, limits: Limits,
-          held: Scopes) -> tuple[list[TaskRow], bool]:
+def _walk(tb: Tables, n: int, now: float, limits: Limits, held: Scopes,
+          gate: Admission | None) -> tuple[list[TaskRow], bool]:
     """Walk the ready queue as the SQLite store's rounds of ``LIMIT n`` scans would.
 
-    Each SQLite round reads the first ``n`` ready rows outside the excluded scopes
-    (including rows it chose already), picks what fits, and excludes the scopes found
-    full before the next round. Replaying that window here keeps results identical,
-    including where eight rounds run out before ``n`` tasks are found.
+    Each SQLite round reads the first ``n`` ready rows outside the excluded scopes and
+    the governor's filter (including rows it chose or found too big already), picks
+    what fits, and excludes the scopes found full before the next round. Replaying
+    that window here keeps results identical, including where eight rounds run out
+    before ``n`` tasks are found.
     """
     counts = tb.counts.copy() if needs_counts(limits) else RunningCounts()
     excluded = full_scopes(counts, limits)
     excluded.absorb(held)
+    budget = Budget.of(gate)
     found = Scopes()
     chosen: list[TaskRow] = []
     aside: list[TaskRow] = []  # passed over, to return to the queue
+    too_big: list[TaskRow] = []  # in the window, but over the resource budget
     rounds = window = 0
     has_more = False
     while len(chosen) < n and (t := tb.pop_ready(now)) is not None:
-        if excluded.holds(t.wid, t.tenant, t.key):
+        if excluded.holds(t.wid, t.tenant, t.key) or (
+                gate is not None and not gate.passes(t.priority, t.feature)):
             aside.append(t)
             continue
         window += 1
         if note_full(t.wid, t.tenant, t.key, counts, limits, found):
             aside.append(t)
+        elif not reserve(budget, t.need):
+            too_big.append(t)
         else:
             chosen.append(t)
             counts.add(t.wid, t.tenant, t.key)
@@ -302,8 +311,9 @@ def _walk(tb: Tables, n: int, now: float, limits: Limits,
             if rounds == MAX_SCAN_ROUNDS:
                 has_more = True
                 break
-            window = sum(1 for c in chosen if not excluded.holds(c.wid, c.tenant, c.key))
-    tb.requeue(aside)
+            window = sum(1 for c in (*chosen, *too_big)
+                         if not excluded.holds(c.wid, c.tenant, c.key))
+    tb.requeue(aside + too_big)
     return chosen, has_more
 
 
@@ -351,7 +361,9 @@ def _apply(tb: Tables, owner: str, o: Outcome, now: float, ch: Changes, tally: T
         t.error, t.traceback, t.finished_at = o.error, o.traceback, now
         tb.set_state(t, S.FAILED)
         _fail_descendants(tb, t, now, tally)
-    else:  # WAITING: a lease released without running to the end
+    else:  # WAITING: a lease released without running to the end (not a failure)
+        if o.not_before is not None:  # released with a delay: evicted under memory pressure
+            t.not_before, t.error = float(o.not_before), o.error
         tb.set_state(t, S.WAITING)
         tb.enqueue(t)
     t.owner = t.lease_until = None

@@ -67,8 +67,8 @@ class TaskRow:
     """One task, linked to its workflow, its dependencies and its dependents."""
 
     __slots__ = ("args_json", "attempt", "children", "created_at", "deps_left", "due_entry",
-                 "eff", "entry", "error", "failures", "finished_at", "id", "key",
-                 "lease_until", "local_id", "name", "not_before", "owner", "parents",
+                 "eff", "entry", "error", "failures", "feature", "finished_at", "id", "key",
+                 "lease_until", "local_id", "name", "need", "not_before", "owner", "parents",
                  "priority", "rank", "ready_at", "result", "retry_json", "started_at", "state",
                  "tenant", "timeout_s", "traceback", "wf", "wid")
 
@@ -85,6 +85,8 @@ class TaskRow:
         self.key = t.key
         self.timeout_s = None if t.timeout_s is None else float(t.timeout_s)
         self.retry_json = t.retry_json
+        self.feature = t.feature
+        self.need = t.need
         self.state = S.PENDING
         # Tasks without dependencies or dependents share one empty tuple: fewer objects
         # for the garbage collector to walk. Parents are in id order, as SQLite lists deps.
@@ -224,7 +226,8 @@ class Tables:
         return Claim(task_id=t.id, workflow_id=t.wid, local_id=t.local_id, name=t.name,
                      args_json=t.args_json, attempt=t.attempt, failures=t.failures,
                      timeout_s=t.timeout_s, retry_json=t.retry_json,
-                     dep_results=_results(t.parents) if t.parents else {})
+                     dep_results=_results(t.parents) if t.parents else {},
+                     priority=t.priority, feature=t.feature, need=t.need)
 
     def release_children(self, t: TaskRow, now: float) -> int:
         """Count down the dependents of a completed task; return how many became ready."""
@@ -437,4 +440,4 @@ def task_record(t: TaskRow) -> TaskRecord:
         failures=t.failures, owner=t.owner, lease_until=t.lease_until,
         not_before=t.not_before, result_json=t.result, error=t.error, traceback=t.traceback,
         created_at=t.created_at, ready_at=t.ready_at, started_at=t.started_at,
-        finished_at=t.finished_at)
+        finished_at=t.finished_at, feature=t.feature, need=t.need)

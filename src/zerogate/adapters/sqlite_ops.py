@@ -11,7 +11,9 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from zerogate.domain.admission import NO_NEED, Admission, Budget, Need
 from zerogate.domain.model import FailurePolicy, TaskState
 from zerogate.domain.records import (
     Changes,
@@ -85,11 +87,13 @@ def _insert_workflow(db: sqlite3.Connection, wf: NewWorkflow, now: float, first:
     db.executemany(
         "INSERT INTO tasks (id, workflow_id, local_id, name, state, priority, eff_priority, rank,"
         " tenant, key, deps_total, deps_left, children, args, timeout_s, retry, created_at,"
-        " ready_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " ready_at, feature, cpu, memory)"
+        " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         # A task without dependencies is ready from submission: aging counts from there.
         [(ids[t.local_id], wid, t.local_id, t.name, t.priority, t.priority, t.rank, wf.tenant,
           t.key, len(t.deps), len(t.deps), children[t.local_id], t.args_json, t.timeout_s,
-          t.retry_json, now, None if t.deps else now) for t in wf.tasks],
+          t.retry_json, now, None if t.deps else now, t.feature, t.need.cpu, t.need.memory)
+         for t in wf.tasks],
     )
     db.executemany(
         "INSERT INTO edges (parent, child) VALUES (?, ?)",
@@ -149,24 +153,40 @@ def _exclusion_sql(ex: Scopes) -> tuple[str, list[str]]:
     return "".join(parts), params
 
 
+def _admission_sql(a: Admission | None) -> tuple[str, list[object]]:
+    """The governor's class cut and feature switches as a filter on ready rows."""
+    if a is None or a.is_open:
+        return "", []
+    return (" AND (feature IS NULL OR feature NOT IN (SELECT value FROM json_each(?)))"
+            " AND (priority <= ? OR feature IN (SELECT value FROM json_each(?)))",
+            [json.dumps(sorted(a.features_off)), a.max_priority, json.dumps(sorted(a.essential))])
+
+
+def _candidate(r: tuple[Any, ...]) -> Candidate:
+    return Candidate(r[0], r[1], r[2], r[3], Need(r[4], r[5]) if r[4] or r[5] else NO_NEED)
+
+
 def _choose(db: sqlite3.Connection, req: ClaimRequest,
             paused: frozenset[str]) -> tuple[list[int], bool]:
     """Chosen task ids in service order; True when the round limit cut the scan short."""
     counts = running_counts(db) if needs_counts(req.limits) else RunningCounts()
     ex = full_scopes(counts, req.limits)
     ex.absorb(Scopes.paused(paused))
+    admit_clause, admit_params = _admission_sql(req.admission)
+    budget = Budget.of(req.admission)
     chosen: list[int] = []
     seen: set[int] = set()
     for _ in range(MAX_SCAN_ROUNDS):  # each round excludes the scopes the last one filled
         clause, params = _exclusion_sql(ex)
         rows = db.execute(
-            f"SELECT id, workflow_id, tenant, key FROM tasks WHERE {READY}"
-            f" AND (not_before IS NULL OR not_before <= ?){clause}"
+            f"SELECT id, workflow_id, tenant, key, cpu, memory FROM tasks WHERE {READY}"
+            f" AND (not_before IS NULL OR not_before <= ?){clause}{admit_clause}"
             " ORDER BY eff_priority, rank DESC, id LIMIT ?",
-            (req.now, *params, req.n),
+            (req.now, *params, *admit_params, req.n),
         ).fetchall()
-        sel = select_startable([Candidate(*r) for r in rows if r[0] not in seen],
-                               free=req.n - len(chosen), running=counts, limits=req.limits)
+        sel = select_startable([_candidate(r) for r in rows if r[0] not in seen],
+                               free=req.n - len(chosen), running=counts, limits=req.limits,
+                               budget=budget)
         chosen += sel.chosen
         seen.update(sel.chosen)
         grown = ex.absorb(sel.full)
@@ -181,7 +201,7 @@ def _lease(db: sqlite3.Connection, req: ClaimRequest, ids: list[int]) -> list[Cl
         " lease_until = ?, started_at = ?, not_before = NULL"
         " WHERE id IN (SELECT value FROM json_each(?))"
         " RETURNING id, workflow_id, local_id, name, args, attempt, failures, timeout_s,"
-        " retry, deps_total",
+        " retry, deps_total, priority, feature, cpu, memory",
         (req.owner, req.now + req.lease_s, req.now, ids_json(ids)),
     ).fetchall()
     results = _dep_results(db, [r[0] for r in rows if r[9]])
@@ -189,7 +209,8 @@ def _lease(db: sqlite3.Connection, req: ClaimRequest, ids: list[int]) -> list[Cl
     rows.sort(key=lambda r: order[r[0]])
     return [Claim(task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], args_json=r[4],
                   attempt=r[5], failures=r[6], timeout_s=r[7], retry_json=r[8],
-                  dep_results=results.get(r[0], {})) for r in rows]
+                  dep_results=results.get(r[0], {}), priority=r[10], feature=r[11],
+                  need=Need(r[12], r[13]) if r[12] or r[13] else NO_NEED) for r in rows]
 
 
 def _dep_results(db: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, str]]:
@@ -297,9 +318,12 @@ def _apply(db: sqlite3.Connection, owner: str, o: Outcome, now: float, ch: Chang
         if row is not None:
             _fail_descendants(db, o.task_id, row[0], row[1], now, tally)
     else:  # WAITING (check_outcomes admits no other): a released lease, not a failure
+        # With not_before it is an eviction under memory pressure: it waits that long.
         row = db.execute(
-            f"UPDATE tasks SET state = 'waiting', owner = NULL, lease_until = NULL {FENCE}"
-            " RETURNING workflow_id", key).fetchone()
+            "UPDATE tasks SET state = 'waiting', owner = NULL, lease_until = NULL,"
+            " not_before = ?, error = CASE WHEN ? IS NULL THEN error ELSE ? END"
+            f" {FENCE} RETURNING workflow_id",
+            (o.not_before, o.not_before, o.error, *key)).fetchone()
     if row is None:
         return
     ch.accepted.append(o.task_id)

@@ -9,7 +9,7 @@ power loss; it is offered for throughput where that trade is acceptable.
 from __future__ import annotations
 
 APPLICATION_ID = 0x7A67_7431  # "zgt1": marks a file as a zerogate store
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS workflows (
@@ -59,7 +59,10 @@ CREATE TABLE IF NOT EXISTS tasks (
     created_at REAL NOT NULL,
     ready_at REAL,
     started_at REAL,
-    finished_at REAL
+    finished_at REAL,
+    feature TEXT,
+    cpu REAL NOT NULL DEFAULT 0,
+    memory INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(eff_priority, rank DESC, id)
     WHERE state IN ('waiting', 'retrying');
@@ -83,8 +86,18 @@ CREATE TABLE IF NOT EXISTS controls (
 TASK_COLUMNS = (
     "t.id, t.workflow_id, t.local_id, t.name, t.state, t.priority, t.eff_priority, t.rank, "
     "t.tenant, t.key, t.attempt, t.failures, t.owner, t.lease_until, t.not_before, "
-    "t.result, t.error, t.traceback, t.created_at, t.ready_at, t.started_at, t.finished_at"
+    "t.result, t.error, t.traceback, t.created_at, t.ready_at, t.started_at, t.finished_at, "
+    "t.feature, t.cpu, t.memory"
 )
+
+# Each step takes a store from the version before it to the next one.
+MIGRATIONS: dict[int, str] = {
+    2: """
+ALTER TABLE tasks ADD COLUMN feature TEXT;
+ALTER TABLE tasks ADD COLUMN cpu REAL NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;
+""",
+}
 
 WORKFLOW_COLUMNS = (
     "id, name, tenant, state, priority, failure_policy, idempotency_key, open_tasks, "

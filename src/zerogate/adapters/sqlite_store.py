@@ -17,11 +17,13 @@ from typing import Any, Literal, TypeVar
 from zerogate.adapters import sqlite_ops as ops
 from zerogate.adapters.sqlite_schema import (
     APPLICATION_ID,
+    MIGRATIONS,
     SCHEMA,
     SCHEMA_VERSION,
     TASK_COLUMNS,
     WORKFLOW_COLUMNS,
 )
+from zerogate.domain.admission import Need
 from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState, check_scope
 from zerogate.domain.records import (
     Changes,
@@ -82,6 +84,7 @@ class SqliteStore:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute(f"PRAGMA synchronous = {self._sync}")
             db.execute("PRAGMA foreign_keys = OFF")
+            _migrate(db)
             db.executescript(f"BEGIN IMMEDIATE; {SCHEMA} COMMIT;")
         except BaseException:
             db.close()
@@ -232,6 +235,14 @@ class SqliteStore:
         return await self._call(lambda: ops.running_counts(self._conn()))
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older store up to this schema, one version a transaction."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        db.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[step]} "
+                         f"PRAGMA user_version = {step}; COMMIT;")
+
+
 def _set_paused(db: sqlite3.Connection, scope: str, is_paused: bool, now: float) -> None:
     if is_paused:
         db.execute("INSERT OR REPLACE INTO controls (scope, changed_at) VALUES (?, ?)",
@@ -246,4 +257,4 @@ def _task_record(r: tuple[Any, ...], deps: tuple[str, ...]) -> TaskRecord:
         priority=r[5], effective_priority=r[6], rank=r[7], tenant=r[8], key=r[9], deps=deps,
         attempt=r[10], failures=r[11], owner=r[12], lease_until=r[13], not_before=r[14],
         result_json=r[15], error=r[16], traceback=r[17], created_at=r[18], ready_at=r[19],
-        started_at=r[20], finished_at=r[21])
+        started_at=r[20], finished_at=r[21], feature=r[22], need=Need(r[23], r[24]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from zerogate.domain.admission import NO_NEED, Admission, Need
 from zerogate.domain.model import FailurePolicy, Limits, TaskState, WorkflowState
 from zerogate.errors import InvalidTransition, InvalidWorkflow
 
@@ -22,6 +23,8 @@ class NewTask:
     key: str | None
     timeout_s: float | None
     retry_json: str
+    feature: str | None = None
+    need: Need = NO_NEED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +57,7 @@ class ClaimRequest:
     now: float
     lease_s: float
     limits: Limits
+    admission: Admission | None = None  # the governor's decision; None admits all
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,6 +74,9 @@ class Claim:
     timeout_s: float | None
     retry_json: str
     dep_results: dict[str, str]
+    priority: int = 2
+    feature: str | None = None
+    need: Need = NO_NEED
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,8 @@ class TaskRecord:
     ready_at: float | None
     started_at: float | None
     finished_at: float | None
+    feature: str | None = None
+    need: Need = NO_NEED
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

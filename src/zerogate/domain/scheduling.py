@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from zerogate.domain.admission import NO_NEED, Budget, Need
 from zerogate.domain.model import Limits
 
 MAX_SCAN_ROUNDS = 8  # rescans of the ready queue per claim, each excluding full scopes
@@ -19,6 +20,7 @@ class Candidate:
     workflow_id: int
     tenant: str
     key: str | None
+    need: Need = NO_NEED
 
 
 @dataclass(slots=True)
@@ -119,23 +121,38 @@ def blocking_scope(c: Candidate, running: RunningCounts, limits: Limits) -> str 
 
 
 def select_startable(
-    candidates: Sequence[Candidate], *, free: int, running: RunningCounts, limits: Limits
+    candidates: Sequence[Candidate], *, free: int, running: RunningCounts, limits: Limits,
+    budget: Budget | None = None,
 ) -> Selection:
     """Take candidates in order while slots are free, honouring every scope's limit.
 
-    ``running`` is updated in place with the chosen tasks, so a caller that scans
-    again continues from the counts as they now are.
+    ``running`` and ``budget`` are updated in place with the chosen tasks, so a caller
+    that scans again continues from what is left. A task whose declared resources do
+    not fit the budget is passed over; a smaller one behind it may still start.
     """
     chosen: list[int] = []
     full = Scopes()
     for c in candidates:
         if len(chosen) >= free:
             break
-        if not note_full(c.workflow_id, c.tenant, c.key, running, limits, full):
-            chosen.append(c.task_id)
-            running.add(c.workflow_id, c.tenant, c.key)
-            note_full(c.workflow_id, c.tenant, c.key, running, limits, full)
+        if note_full(c.workflow_id, c.tenant, c.key, running, limits, full):
+            continue
+        if not reserve(budget, c.need):
+            continue
+        chosen.append(c.task_id)
+        running.add(c.workflow_id, c.tenant, c.key)
+        note_full(c.workflow_id, c.tenant, c.key, running, limits, full)
     return Selection(chosen, full)
+
+
+def reserve(budget: Budget | None, need: Need) -> bool:
+    """Take ``need`` from ``budget`` if it fits; False (and nothing taken) if not."""
+    if budget is None or not need:
+        return True
+    if not budget.fits(need):
+        return False
+    budget.take(need)
+    return True
 
 
 def effective_class(base: int, ready_at: float, now: float, aging_s: float | None) -> int:
