@@ -6,7 +6,7 @@ Runs against every store in conftest.FACTORIES.
 from __future__ import annotations
 
 from zerogate.domain.admission import NO_NEED, OPEN, Admission, Need
-from zerogate.domain.model import FailurePolicy, Limits, Priority, TaskState
+from zerogate.domain.model import FailurePolicy, Limits, Priority, TaskState, WorkflowState
 from zerogate.domain.records import ClaimRequest, NewTask, NewWorkflow, Outcome
 from zerogate.ports import Store
 
@@ -98,3 +98,25 @@ async def test_an_evicted_attempt_waits_out_its_delay_without_counting_a_failure
     assert await claim(store, None, now=NOW + 19) == []
     assert await claim(store, None, now=NOW + 20) == ["victim"]
     assert (await store.get_task(tid)).attempt == 2
+
+
+async def test_waits_past_a_features_maximum_fail_clearly_with_their_dependents(
+        store: Store) -> None:
+    late = NewTask(local_id="late", name="t", args_json="{}", deps=(), priority=2, rank=0,
+                   key=None, timeout_s=None, retry_json="[3, 1, 2.0, 300.0, 0.0, []]",
+                   feature="email")
+    after = NewTask(local_id="after", name="t", args_json="{}", deps=("late",), priority=2,
+                    rank=0, key=None, timeout_s=None, retry_json="[3, 1, 2.0, 300.0, 0.0, []]")
+    [old] = await store.submit([workflow(late, after)], NOW)
+    [new] = await store.submit([workflow(task("fresh", feature="email"))], NOW + 100)
+    [other] = await store.submit([workflow(task("plain"))], NOW)
+    off = Admission(features_off=frozenset({"email"}))
+    assert await claim(store, off, now=NOW + 100) == ["plain"]  # admits the workflows
+    error = "feature 'email' was off for longer than its maximum wait of 600 s"
+    changes = await store.expire_waits("email", NOW + 50, error, NOW + 650)
+    assert changes.finished_workflows == [(old.workflow_id, WorkflowState.FAILED)]
+    late_record = await store.get_task(old.task_ids["late"])
+    assert (late_record.state, late_record.error) == (TaskState.FAILED, error)
+    assert (await store.get_task(old.task_ids["after"])).state is TaskState.FAILED
+    assert (await store.get_task(new.task_ids["fresh"])).state is TaskState.WAITING
+    assert (await store.get_task(other.task_ids["plain"])).state is TaskState.RUNNING

@@ -382,7 +382,8 @@ class Run:
     async def step(self) -> None:
         op = self.rng.choices(
             [self.submit, self.claim, self.finish, self.heartbeat, self.cancel, self.pause,
-             self.reclaim, self.promote, self.advance], weights=self.profile.weights)[0]
+             self.reclaim, self.promote, self.advance, self.expire],
+            weights=(*self.profile.weights, 2))[0]
         await op()
 
     async def submit(self) -> None:
@@ -491,6 +492,11 @@ class Run:
                     for store, draw in zip(self.stores, draws, strict=True)]
         assert mem == sql, self.trail()
         assert draws[0]() == draws[1](), self.trail()  # both drew as many numbers
+
+    async def expire(self) -> None:
+        feature = self.rng.choice(["f1", "f2", "f3"])
+        await self.both("expire_waits", feature, self.now - self.rng.choice([0.0, 2.0, 10.0]),
+                        f"feature {feature!r} stayed off", self.now)
 
     async def promote(self) -> None:
         # Steps like 0.1 and 0.7 make float quotients land just beside whole numbers.

@@ -202,6 +202,23 @@ class MemoryStore:
         return ch
 
     @_suspends
+    async def expire_waits(self, feature: str, ready_before: float, error: str,
+                           now: float) -> Changes:
+        tb = self._t()
+        now = float(now)
+        ch, tally = Changes(), Tally()
+        expired = sorted((t for t in tb.queued()
+                          if t.feature == feature and _ready_at(t) < ready_before),
+                         key=lambda t: t.id)
+        for t in expired:
+            tb.set_state(t, S.FAILED)
+            t.error, t.finished_at, t.not_before = error, now, None
+            tally.add(t.wid, S.FAILED)
+            _fail_descendants(tb, t, now, tally)
+        close_workflows(tb, tally, now, ch)
+        return ch
+
+    @_suspends
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
         scope = check_scope(scope)
         paused = self._t().paused

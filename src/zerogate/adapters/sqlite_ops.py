@@ -455,3 +455,18 @@ def _cancel_scope(db: sqlite3.Connection, workflow_id: int | None,
     if workflow_id is not None:
         return "workflow_id = ?", (workflow_id,)
     return "1", ()
+
+
+def expire_waits(db: sqlite3.Connection, feature: str, ready_before: float, error: str,
+                 now: float) -> Changes:
+    """Fail the ready tasks of a feature that stayed off past their maximum wait."""
+    ch, tally = Changes(), _Tally()
+    rows = db.execute(
+        "UPDATE tasks SET state = 'failed', error = ?, finished_at = ?, not_before = NULL"
+        f" WHERE {READY} AND feature = ? AND ready_at < ?"
+        " RETURNING id, workflow_id, local_id", (error, now, feature, ready_before)).fetchall()
+    for task_id, wid, local_id in sorted(rows):
+        tally.add(wid, TaskState.FAILED)
+        _fail_descendants(db, task_id, wid, local_id, now, tally)
+    _close_workflows(db, tally, now, ch)
+    return ch

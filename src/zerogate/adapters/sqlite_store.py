@@ -183,6 +183,10 @@ class SqliteStore:
                      task_id: int | None = None) -> Changes:
         return await self._tx(ops.cancel, now, reason, workflow_id, task_id)
 
+    async def expire_waits(self, feature: str, ready_before: float, error: str,
+                           now: float) -> Changes:
+        return await self._tx(ops.expire_waits, feature, ready_before, error, now)
+
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
         await self._tx(_set_paused, check_scope(scope), is_paused, now)
 

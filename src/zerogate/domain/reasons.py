@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from zerogate.domain.admission import Admission
 from zerogate.domain.model import Limits, TaskState, WorkflowState
 from zerogate.domain.records import TaskRecord
 from zerogate.domain.scheduling import Candidate, RunningCounts, blocking_scope
@@ -21,13 +22,15 @@ class Situation:
     running: RunningCounts
     limits: Limits
     now: float
+    admission: Admission | None = None  # the governor's current decision
 
 
 def wait_reason(task: TaskRecord, s: Situation) -> str | None:
     """Return why ``task`` waits, or None when it is running or finished.
 
     The most fundamental reason comes first: a dependency, then a pause, then the
-    backoff of a retry, then admission of the workflow, then a full slot.
+    backoff of a retry, then admission of the workflow, then the resource governor
+    (naming the resource and threshold), then a full slot.
     """
     if task.state not in (TaskState.PENDING, TaskState.WAITING, TaskState.RETRYING):
         return None
@@ -42,6 +45,9 @@ def wait_reason(task: TaskRecord, s: Situation) -> str | None:
         return f"retry: backing off until {when} after attempt {task.attempt} failed"
     if task.state is TaskState.PENDING and s.limits.max_running_workflows is not None:
         return _admission_reason(s)
+    held = s.admission.held_by(task.priority, task.feature, task.need) if s.admission else None
+    if held is not None:
+        return f"governor: {held}"
     scope = blocking_scope(Candidate(task.task_id, task.workflow_id, task.tenant, task.key),
                            s.running, s.limits)
     if scope is not None:
