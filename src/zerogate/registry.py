@@ -7,10 +7,13 @@ and their arguments and results are JSON, never pickles.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
+from zerogate.domain.admission import NO_NEED, Category, Need
+from zerogate.domain.features import Feature
 from zerogate.domain.model import JSON, FailurePolicy, Priority, RunIn, dumps_json
 from zerogate.domain.records import NewTask, NewWorkflow
 from zerogate.domain.retry import RetryPolicy
@@ -32,6 +35,8 @@ class TaskDef:
     key: str | None
     timeout_s: float | None
     retry: RetryPolicy
+    feature: str | None = None
+    need: Need = NO_NEED
     retry_json: str = ""  # the policy encoded once, not once per submitted task
 
     def __post_init__(self) -> None:
@@ -51,6 +56,26 @@ class Registry:
 
     def __init__(self) -> None:
         self._tasks: dict[str, TaskDef] = {}
+        self._features: dict[str, Feature] = {}
+
+    def feature(self, name: str, category: Category | str, *, max_wait_s: float | None = 600.0,
+                description: str = "") -> Feature:
+        """Declare a feature tasks can belong to; under load the governor sheds it by
+        category (experimental first, essential never).
+
+        A ready task of a feature that is off waits; after ``max_wait_s`` it fails
+        with a message naming the feature (None: it waits as long as the feature is off).
+        """
+        # Feature parses a category given by name, and names the choices if it is unknown.
+        feature = Feature(name, cast(Category, category), max_wait_s, description)
+        known = self._features.get(name)
+        if known is not None and known != feature:
+            raise InvalidConfig(f"feature {name!r} is declared already, as {known.category}")
+        self._features[name] = feature
+        return feature
+
+    def features(self) -> list[Feature]:
+        return [self._features[n] for n in sorted(self._features)]
 
     @overload
     def task(self, fn: F, /, **options: Any) -> TaskDef: ...
@@ -64,7 +89,9 @@ class Registry:
 
         Options: ``name``, ``run_in`` ("async", "thread", "process"; async functions
         default to "async", others to "thread"), ``priority``, ``key``, ``timeout_s``,
-        ``retry``. A handler that has a parameter named ``ctx`` receives a TaskContext.
+        ``retry``; for the resource governor ``feature`` (declared with ``feature()``
+        first), ``cpu`` (cores one run uses, e.g. 0.5) and ``memory_mb`` (its peak).
+        A handler that has a parameter named ``ctx`` receives a TaskContext.
         """
         if fn is None:
             return lambda f: self._register(f, **options)
@@ -73,10 +100,15 @@ class Registry:
     def _register(self, fn: Callable[..., Any], *, name: str | None = None,
                   run_in: RunIn | str | None = None, priority: Priority | str = "medium",
                   key: str | None = None, timeout_s: float | None = None,
-                  retry: RetryPolicy | None = None) -> TaskDef:
+                  retry: RetryPolicy | None = None, feature: str | None = None,
+                  cpu: float = 0.0, memory_mb: float = 0.0) -> TaskDef:
         name = name or fn.__name__
         if name in self._tasks:
             raise InvalidConfig(f"a task named {name!r} is registered already")
+        if feature is not None and feature not in self._features:
+            raise InvalidConfig(f"task {name!r}: feature {feature!r} is not declared; "
+                                f"call registry.feature({feature!r}, category) first")
+        need = _need(name, cpu, memory_mb)
         mode = RunIn(run_in) if run_in else _default_run_in(fn)
         if mode is RunIn.ASYNC and not inspect.iscoroutinefunction(fn):
             raise InvalidConfig(f"task {name!r}: run_in='async' needs an async function")
@@ -85,7 +117,7 @@ class Registry:
         tdef = TaskDef(name=name, fn=fn, run_in=mode,
                        takes_ctx="ctx" in inspect.signature(fn).parameters,
                        priority=Priority.parse(priority), key=key, timeout_s=timeout_s,
-                       retry=retry or RetryPolicy())
+                       retry=retry or RetryPolicy(), feature=feature, need=need)
         self._tasks[name] = tdef
         return tdef
 
@@ -122,7 +154,16 @@ class Registry:
             priority=int(priority), key=t.key if t.key is not None else tdef.key,
             timeout_s=t.timeout_s if t.timeout_s is not None else tdef.timeout_s,
             retry_json=t.retry.to_json() if t.retry else tdef.retry_json,
+            feature=tdef.feature, need=tdef.need,
         )
+
+
+def _need(task: str, cpu: float, memory_mb: float) -> Need:
+    for what, value in (("cpu", cpu), ("memory_mb", memory_mb)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                0 <= value < math.inf):
+            raise InvalidConfig(f"task {task!r}: {what} must be a number >= 0, got {value!r}")
+    return Need(float(cpu), int(memory_mb * 2**20)) if cpu or memory_mb else NO_NEED
 
 
 def _check_text(what: str, text: str | None) -> None:

@@ -15,13 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from zerogate.adapters.clock import SystemClock
+from zerogate.adapters.sampler import SystemSampler
+from zerogate.domain.admission import Admission
+from zerogate.domain.features import FeatureBook
 from zerogate.domain.model import Limits
 from zerogate.domain.records import WorkflowRecord
 from zerogate.domain.workflow import WorkflowSpec
 from zerogate.errors import EngineClosed, InvalidConfig, StoreUnavailable
-from zerogate.ports import GLOBAL, Clock, EventSink, Store
+from zerogate.ports import GLOBAL, Clock, EventSink, ResourceSampler, Store
 from zerogate.registry import Registry, Workflow
 from zerogate.runtime.executor import Executor
+from zerogate.runtime.governor import Governor, GovernorConfig
 from zerogate.runtime.handle import WorkflowHandle, WorkflowStatus, status_of
 from zerogate.runtime.worker import Worker
 
@@ -43,6 +47,7 @@ class EngineConfig:
     thread_workers: int = 16
     process_workers: int = max(os.cpu_count() or 1, 1)
     store_retry_s: float = 0.5
+    governor: GovernorConfig | None = None  # None: no resource governor
 
     def __post_init__(self) -> None:
         for name in ("lease_s", "sweep_s", "poll_s", "store_retry_s"):
@@ -66,7 +71,8 @@ class Engine:
 
     def __init__(self, registry: Registry, store: Store, *, config: EngineConfig | None = None,
                  clock: Clock | None = None, owner: str | None = None,
-                 events: EventSink | None = None, seed: int | None = None) -> None:
+                 events: EventSink | None = None, seed: int | None = None,
+                 sampler: ResourceSampler | None = None) -> None:
         self.registry = registry
         self.store = store
         self.config = config or EngineConfig()
@@ -75,14 +81,33 @@ class Engine:
         self.owner = f"{base}:{uuid.uuid4().hex[:8]}"
         self._executor = Executor(threads=self.config.thread_workers,
                                   processes=self.config.process_workers)
+        self.governor = self._governor(sampler)
         self._worker = Worker(owner=self.owner, store=store, registry=registry,
                               executor=self._executor, clock=self.clock, config=self.config,
                               events=events, rng=random.Random(seed),
-                              on_finished=self._finished)
+                              on_finished=self._finished, governor=self.governor)
         self._waiters: dict[int, asyncio.Event] = {}
         self._main: asyncio.Task[None] | None = None
         self._closed = False
         self._died: BaseException | None = None
+
+    def _governor(self, sampler: ResourceSampler | None) -> Governor | None:
+        gc = self.config.governor
+        if gc is None:
+            return None
+        tasks = [self.registry.get(n) for n in self.registry.names()]
+        return Governor(
+            gc, sampler=sampler or SystemSampler(), clock=self.clock,
+            features=FeatureBook(self.registry.features()),
+            max_running=self.config.limits.max_running,
+            needs_budget=any(t.need for t in tasks),
+            emit=lambda kind, state: self._worker.emit(kind, None, None, state))
+
+    def admission(self) -> Admission | None:
+        """The governor's decision as the next claim will carry it (None: no governor)."""
+        if self.governor is None:
+            return None
+        return self.governor.admission(self._worker.reserved())
 
     # ------------------------------------------------------------ lifecycle
 

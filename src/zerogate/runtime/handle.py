@@ -87,5 +87,5 @@ async def status_of(engine: Engine, workflow_id: int) -> WorkflowStatus:
     situation = Situation(
         dep_states={t.local_id: t.state for t in tasks}, workflow_state=record.state,
         paused=await store.paused_scopes(), running=await store.running_counts(),
-        limits=engine.config.limits, now=engine.clock.now())
+        limits=engine.config.limits, now=engine.clock.now(), admission=engine.admission())
     return WorkflowStatus(record, [TaskStatus(t, wait_reason(t, situation)) for t in tasks])

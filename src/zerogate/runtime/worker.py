@@ -11,12 +11,16 @@ import asyncio
 import functools
 import logging
 import random
+import statistics
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from zerogate.domain.admission import Need
 from zerogate.domain.model import RunIn, TaskState
 from zerogate.domain.records import Changes, Claim, ClaimBatch, ClaimRequest, Event, Outcome
+from zerogate.domain.victims import Running
 from zerogate.errors import InvalidInput, StoreError, TaskCancelled, UnknownTask
 from zerogate.ports import Clock, EventSink, Store
 from zerogate.registry import Registry
@@ -25,9 +29,11 @@ from zerogate.runtime.executor import Executor
 
 if TYPE_CHECKING:
     from zerogate.runtime.engine import EngineConfig
+    from zerogate.runtime.governor import Governor
 
 log = logging.getLogger("zerogate.engine")
 T = TypeVar("T")
+LATENCY_WINDOW = 200  # attempts whose median duration feeds the adaptive limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class _Running:
     claim: Claim
     task: asyncio.Task[None]
     is_thread: bool  # a thread cannot be interrupted: it keeps its lease until it returns
+    started_at: float  # monotonic
 
 
 class Worker:
@@ -42,8 +49,13 @@ class Worker:
 
     def __init__(self, *, owner: str, store: Store, registry: Registry, executor: Executor,
                  clock: Clock, config: EngineConfig, events: EventSink | None,
-                 rng: random.Random, on_finished: Callable[[int], None]) -> None:
+                 rng: random.Random, on_finished: Callable[[int], None],
+                 governor: Governor | None = None) -> None:
         self.owner, self.store, self.registry = owner, store, registry
+        self.governor = governor
+        self._reserved_cpu, self._reserved_memory = 0.0, 0
+        self._durations: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._evicting: dict[int, tuple[float, str]] = {}
         self.executor, self.clock, self.config = executor, clock, config
         self._events, self._rng, self._on_finished = events, rng, on_finished
         self.running: dict[int, _Running] = {}
@@ -65,6 +77,11 @@ class Worker:
             heartbeat_s = self.config.heartbeat_s or self.config.lease_s / 3
             group.create_task(self._every(self._heartbeat, heartbeat_s), name="zerogate-heartbeat")
             group.create_task(self._every(self._sweep, self.config.sweep_s), name="zerogate-sweep")
+            if self.governor is not None:
+                group.create_task(self.governor.run(self, self._stop_loops),
+                                  name="zerogate-governor")
+                group.create_task(self.governor.notifier.run(self._stop_loops),
+                                  name="zerogate-alerts")
             started.set()
 
     # ------------------------------------------------------------ stopping
@@ -112,6 +129,43 @@ class Worker:
         if changes.became_ready or changes.stopped_running:
             self.wake_claim.set()
 
+    # ------------------------------------------------------------ the governor's view
+
+    def running_attempts(self) -> list[Running]:
+        return [Running(task_id=tid, priority=r.claim.priority, started_at=r.started_at,
+                        is_retriable=self._is_retriable(r.claim.name),
+                        is_interruptible=not r.is_thread, memory=r.claim.need.memory)
+                for tid, r in self.running.items() if tid not in self._evicting]
+
+    def _is_retriable(self, name: str) -> bool:
+        try:
+            return self.registry.get(name).retry.max_attempts > 1
+        except UnknownTask:
+            return False
+
+    def evict(self, task_id: int, not_before: float, reason: str) -> bool:
+        """Stop an attempt to free memory; it runs again after ``not_before``."""
+        r = self.running.get(task_id)
+        if r is None or r.is_thread or task_id in self._evicting:
+            return False
+        self._evicting[task_id] = (not_before, reason)
+        self.emit("evicted", r.claim.workflow_id, task_id, "waiting")
+        r.task.cancel()
+        return True
+
+    def latency_s(self) -> float | None:
+        """Median duration of the attempts that ended lately."""
+        if not self._durations:
+            return None
+        return statistics.median(self._durations)
+
+    def in_flight(self) -> int:
+        return len(self.running)
+
+    def reserved(self) -> Need:
+        """Resources the running attempts declared."""
+        return Need(self._reserved_cpu, self._reserved_memory)
+
     def abandon(self, task_id: int) -> None:
         """Stop an attempt whose lease the store says is no longer ours (no outcome)."""
         r = self.running.get(task_id)
@@ -124,7 +178,7 @@ class Worker:
         try:
             while not self._stop_claiming.is_set():
                 self.wake_claim.clear()
-                free = self.config.limits.max_running - len(self.running)
+                free = self._slots() - len(self.running)
                 timeout = self.config.poll_s
                 if free > 0:
                     n, asked_at = min(free, self.config.claim_batch), self.clock.now()
@@ -145,10 +199,17 @@ class Worker:
             return poll_s
         return min(poll_s, max(next_due - self.clock.now(), 0.0))
 
+    def _slots(self) -> int:
+        configured = self.config.limits.max_running
+        return configured if self.governor is None else self.governor.concurrency(configured)
+
     async def _claim(self, n: int, now: float) -> ClaimBatch:
+        admission = None
+        if self.governor is not None:
+            admission = self.governor.admission(self.reserved())
         batch = await self.store.claim(ClaimRequest(
             owner=self.owner, n=n, now=now, lease_s=self.config.lease_s,
-            limits=self.config.limits))
+            limits=self.config.limits, admission=admission))
         for claim in batch.claims:
             if self._stop_claiming.is_set():  # shutdown began while the claim was in flight
                 self._record(Outcome(task_id=claim.task_id, attempt=claim.attempt,
@@ -161,7 +222,11 @@ class Worker:
     def _start(self, claim: Claim) -> None:
         assert self._group is not None
         task = self._group.create_task(self._execute(claim))
-        self.running[claim.task_id] = _Running(claim, task, self._is_thread(claim.name))
+        self.running[claim.task_id] = _Running(claim, task, self._is_thread(claim.name),
+                                               self.clock.monotonic())
+        if claim.need:
+            self._reserved_cpu += claim.need.cpu
+            self._reserved_memory += claim.need.memory
         # A done callback, not a finally: a task cancelled before its first step never
         # runs its body, and its slot must still come back.
         task.add_done_callback(functools.partial(self._ended, claim))
@@ -181,6 +246,11 @@ class Worker:
         r = self.running.get(claim.task_id)
         if r is not None and r.task is task:  # not a newer attempt of the same task
             del self.running[claim.task_id]
+            if claim.need:
+                self._reserved_cpu -= claim.need.cpu
+                self._reserved_memory -= claim.need.memory
+            if not task.cancelled():
+                self._durations.append(self.clock.monotonic() - r.started_at)
         if task.cancelled():
             self._record_cancelled(claim)
         self.wake_claim.set()
@@ -188,6 +258,12 @@ class Worker:
             self.idle.set()
 
     def _record_cancelled(self, claim: Claim) -> None:
+        evicted = self._evicting.pop(claim.task_id, None)
+        if evicted is not None:  # the governor reclaims memory: not a failure either
+            self._record(Outcome(task_id=claim.task_id, attempt=claim.attempt,
+                                 state=TaskState.WAITING, not_before=evicted[0],
+                                 error=evicted[1]))
+            return
         if claim.task_id in self._releasing:  # shutdown: hand it back, not a failure
             self._releasing.discard(claim.task_id)
             self._record(Outcome(task_id=claim.task_id, attempt=claim.attempt,
@@ -272,6 +348,8 @@ class Worker:
 
     async def _sweep(self) -> None:
         now = self.clock.now()
+        if self.governor is not None:
+            await self._expire_feature_waits(now)
         changes = await self.store.reclaim_expired(now, self._rng.random)
         for task_id in changes.stopped_running:
             log.warning("lease of task %d expired: its worker stopped answering", task_id)
@@ -281,6 +359,14 @@ class Worker:
             promoted = await self.store.promote_aged(now, self.config.aging_s)
             if promoted:
                 self.emit("aged", None, None, str(promoted))
+
+    async def _expire_feature_waits(self, now: float) -> None:
+        assert self.governor is not None
+        book = self.governor.features
+        for name, cutoff in book.expired_waits(now).items():
+            error = (f"feature {name!r} was off for longer than its maximum wait of "
+                     f"{book.get(name).max_wait_s:g} s ({book.state(name).reason})")
+            self.react(await self.store.expire_waits(name, cutoff, error, now))
 
     async def _guard(self, fn: Callable[..., Awaitable[T]], *args: object) -> T | None:
         """Run a store call; on a store error log it, wait, and report None."""
