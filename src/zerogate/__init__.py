@@ -15,9 +15,13 @@
 from __future__ import annotations
 
 from zerogate.adapters.clock import FakeClock, SystemClock
+from zerogate.adapters.sampler import SystemSampler
 from zerogate.adapters.sqlite_store import SqliteStore
+from zerogate.domain.admission import Category
 from zerogate.domain.model import FailurePolicy, Limits, Priority, RunIn, TaskState, WorkflowState
+from zerogate.domain.profiles import Profile, profile_from_config
 from zerogate.domain.retry import RetryPolicy
+from zerogate.domain.victims import EvictionPolicy
 from zerogate.domain.workflow import TaskSpec, WorkflowSpec
 from zerogate.errors import (
     EngineClosed,
@@ -37,14 +41,19 @@ from zerogate.errors import (
 from zerogate.registry import Registry, TaskDef, Workflow
 from zerogate.runtime.engine import Engine, EngineConfig
 from zerogate.runtime.executor import TaskContext
+from zerogate.runtime.governor import Governor, GovernorConfig
 from zerogate.runtime.handle import TaskStatus, WorkflowHandle, WorkflowStatus
 
 __all__ = [
+    "Category",
     "Engine",
     "EngineClosed",
     "EngineConfig",
+    "EvictionPolicy",
     "FailurePolicy",
     "FakeClock",
+    "Governor",
+    "GovernorConfig",
     "InvalidConfig",
     "InvalidInput",
     "InvalidPayload",
@@ -52,6 +61,7 @@ __all__ = [
     "Limits",
     "NotFound",
     "Priority",
+    "Profile",
     "Registry",
     "RetryPolicy",
     "RunIn",
@@ -60,6 +70,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "SystemClock",
+    "SystemSampler",
     "TaskContext",
     "TaskDef",
     "TaskSpec",
@@ -74,4 +85,5 @@ __all__ = [
     "WorkflowState",
     "WorkflowStatus",
     "ZerogateError",
+    "profile_from_config",
 ]

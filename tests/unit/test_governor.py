@@ -10,10 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from zerogate import Engine, EngineConfig, Limits, RetryPolicy, TaskContext, Workflow
+from zerogate import (
+    Engine,
+    EngineConfig,
+    FakeClock,
+    Limits,
+    Registry,
+    RetryPolicy,
+    TaskContext,
+    Workflow,
+)
+from zerogate.adapters.events import EventLog
 from zerogate.adapters.scripted_sampler import ScriptedSampler
 from zerogate.domain.alerts import AlertLevel, Notification
 from zerogate.domain.model import TaskState, WorkflowState
@@ -37,10 +49,13 @@ class Machine:
     memory_limit: int = 4 * GIB
     cores: float = 2.0
     memory_of: Callable[[], float] | None = None  # memory computed from the engine's state
+    cpu_of: Callable[[], float] | None = None
 
     def snapshot(self, now: float) -> ResourceSnapshot:
         if self.memory_of is not None:
             self.memory = min(self.memory_of(), 1.0)
+        if self.cpu_of is not None:
+            self.cpu = min(self.cpu_of(), 1.0)
         return ResourceSnapshot(
             taken_at=now, scope="cgroup-v2", cpu_fraction=self.cpu, cpu_limit_cores=self.cores,
             memory_used_bytes=int(self.memory * self.memory_limit),
@@ -319,3 +334,40 @@ async def test_profile_switch_at_runtime_takes_effect_at_the_next_sample(rig: Ri
         assert rig.events.matching("profile")[-1].state == "development"
         health = engine.governor.health()
         assert health.limiting == "cpu" and health.score < 80
+
+
+async def test_g10_twice_the_capacity_offered_still_admits_essential_work(
+        tmp_path: Path) -> None:
+    """Each running task costs 15 % of the CPU; 4 essential and 5 experimental tasks a
+    second arrive, each running 1 s: about twice what fits under the 70 % threshold."""
+    rig = Rig(Registry(), FakeClock(), EventLog(), tmp_path, "memory")
+    g = Governed(rig)
+    rig.registry.feature("reports", "essential")
+    rig.registry.feature("labs", "experimental")
+
+    async def one_second() -> None:
+        await rig.clock.sleep(1.0)
+
+    rig.registry.task(one_second, name="report", feature="reports")
+    rig.registry.task(one_second, name="lab", feature="labs")
+    async with g.engine() as engine:
+        g.machine.cpu_of = lambda: 0.15 * len(engine._worker.running)
+        essential: list[int] = []
+        load: list[float] = []
+        for second in range(120):
+            for i in range(4):
+                h = await engine.submit(one("report", f"r{second}-{i}"))
+                if second < 110:  # the last ones may still be in the queue at the end
+                    essential += h.task_ids.values()
+            for i in range(5):
+                await engine.submit(one("lab", f"l{second}-{i}"))
+            await g.tick()
+            load.append(g.machine.cpu)
+        claimed = {e.task_id for e in rig.events.matching("claimed")}
+        admitted = sum(1 for t in essential if t in claimed)
+        assert admitted / len(essential) >= 0.99
+        # ...and the machine was protected: admitting everything would pin it at 100 %.
+        assert statistics.median(load[60:]) < 0.85
+        assert any(e.state == "labs:off" for e in rig.events.matching("feature"))
+        counts = await engine.store.count_by_state()
+        assert counts.get("waiting", 0) > 100  # the experimental work did wait
