@@ -125,3 +125,28 @@ def test_a_cpu_burner_shows_in_cpu_fraction() -> None:
         time.sleep(1.0)  # the measurement window itself: real CPU needs real time
         snap = sampler.sample()
     assert snap.cpu_fraction is not None and snap.cpu_fraction > 0.2, snap
+
+
+def test_the_engines_own_processes_are_counted_with_their_memory() -> None:
+    sampler = SystemSampler()
+    alone = sampler.sample().own
+    assert alone is not None and alone.cpu_fraction is None  # a fraction needs two samples
+    with child(HOLD_MEMORY):
+        together = sampler.sample().own
+    assert together is not None and together.cpu_fraction is not None
+    assert together.processes >= alone.processes + 1
+    assert together.rss_bytes - alone.rss_bytes >= 200 * MB
+
+
+def test_writing_a_file_shows_in_host_write_rates(tmp_path: Path) -> None:
+    sampler = SystemSampler()
+    sampler.sample()
+    with (tmp_path / "blob").open("wb") as f:
+        for _ in range(64):
+            f.write(os.urandom(MB))
+        f.flush()
+        os.fsync(f.fileno())
+    snapshot = sampler.sample()
+    assert "io" in snapshot.signals
+    assert set(snapshot.io_bytes_per_s) == {"read", "write"}
+    assert snapshot.io_bytes_per_s["write"] > 0

@@ -153,7 +153,8 @@ def test_v2_memory_max_1gib_on_16gib_host_g6(tmp_path: Path) -> None:
     assert snap.memory_fraction == pytest.approx(200 / 1024)
     assert snap.cpu_limit_cores == 4.0
     assert snap.pressure["memory"] == Pressure(some_avg10=1.5, full_avg10=0.25)
-    assert snap.signals == {"memory", "disk", "pressure"}  # cpu from the second sample
+    # cpu and io rates from the second sample; "own" is this test process, read for real
+    assert snap.signals == {"memory", "disk", "pressure", "own"}
 
 
 def test_v2_max_means_host_and_quota_gives_cores(tmp_path: Path) -> None:
@@ -252,3 +253,10 @@ def test_scripted_sampler_follows_a_clock() -> None:
     assert s.sample().memory_used_bytes == 5 * GIB
     now[0] = 7.0
     assert s.sample().taken_at == 7.0
+
+
+def test_rates_are_per_second_and_never_negative() -> None:
+    assert res.rates({"read": 100.0, "write": 50.0}, {"read": 300.0, "write": 40.0}, 2.0) == {
+        "read": 100.0, "write": 0.0}
+    assert res.rates({"read": 1.0}, {"read": 2.0, "write": 9.0}, 1.0) == {"read": 1.0}
+    assert res.rates({"read": 1.0}, {"read": 2.0}, 0.0) == {}

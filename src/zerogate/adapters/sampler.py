@@ -21,7 +21,7 @@ from typing import TypeVar
 import psutil  # type: ignore[import-untyped]
 
 from zerogate.domain import resources as res
-from zerogate.domain.resources import Pressure, ResourceSnapshot, Scope
+from zerogate.domain.resources import OwnUsage, Pressure, ResourceSnapshot, Scope
 from zerogate.errors import ResourcesUnavailable
 
 _N = TypeVar("_N", int, float)
@@ -148,6 +148,9 @@ class SystemSampler:
         self._disk_paths = tuple(disk_paths)
         self._monotonic = monotonic
         self._prev_cpu: tuple[float, float] | None = None  # (usage_s, taken_at)
+        self._prev_io: tuple[dict[str, float], float] | None = None  # (counters, taken_at)
+        self._prev_own: tuple[float, float] | None = None  # (cpu seconds, taken_at)
+        self._me = psutil.Process()
         self._lock = threading.Lock()
 
     @property
@@ -174,15 +177,49 @@ class SystemSampler:
             raise ResourcesUnavailable(f"no resource could be read (scope {self.scope})")
         cpu = self._cpu_fraction(usage_s, taken_at, cpu_limit)
         limit = self._memory_limit()
+        io = self._io_rates(taken_at)
+        own = self._own(taken_at, cpu_limit)
         present = {"cpu": cpu is not None, "memory": used is not None,
-                   "disk": bool(disk), "pressure": bool(pressure)}
+                   "disk": bool(disk), "pressure": bool(pressure), "io": bool(io),
+                   "own": own is not None}
         return ResourceSnapshot(
             taken_at=taken_at, scope=self.scope, cpu_fraction=cpu, cpu_limit_cores=cpu_limit,
             memory_used_bytes=used, memory_limit_bytes=limit,
             memory_fraction=None if used is None else res.memory_fraction(used, limit),
-            disk=disk, pressure=pressure,
+            disk=disk, pressure=pressure, io_bytes_per_s=io, own=own,
             signals=frozenset(name for name, ok in present.items() if ok),
         )
+
+    def _io_rates(self, t: float) -> dict[str, float]:
+        """Host disk read and write bytes per second since the previous sample."""
+        try:
+            counters = psutil.disk_io_counters(perdisk=False)
+        except (OSError, RuntimeError):
+            return {}
+        if counters is None:  # no disks visible (some containers)
+            return {}
+        now = {"read": float(counters.read_bytes), "write": float(counters.write_bytes)}
+        prev, self._prev_io = self._prev_io, (now, t)
+        return {} if prev is None else res.rates(prev[0], now, t - prev[1])
+
+    def _own(self, t: float, cpu_limit: float) -> OwnUsage | None:
+        """CPU and memory of this process and its children (the process pool)."""
+        try:
+            procs = [self._me, *self._me.children(recursive=True)]
+        except psutil.Error:
+            return None
+        cpu_s, rss = 0.0, 0
+        for proc in procs:
+            try:
+                with proc.oneshot():
+                    times = proc.cpu_times()
+                    cpu_s += times.user + times.system
+                    rss += proc.memory_info().rss
+            except psutil.Error:  # a child that exited between listing and reading
+                continue
+        prev, self._prev_own = self._prev_own, (cpu_s, t)
+        fraction = None if prev is None else res.cpu_fraction(prev[0], cpu_s, prev[1], t, cpu_limit)
+        return OwnUsage(fraction, rss, len(procs))
 
     def _memory_limit(self) -> int:
         host, dirs = self._host_memory, self._layout.memory_dirs

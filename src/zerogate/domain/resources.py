@@ -17,7 +17,7 @@ CgroupVersion = Literal["cgroup-v2", "cgroup-v1"]
 # What cgroup v1 reports as "no limit" (PAGE_COUNTER_MAX pages of 4 KiB).
 V1_UNLIMITED = 9223372036854771712
 
-SIGNALS = ("cpu", "memory", "disk", "pressure")
+SIGNALS = ("cpu", "memory", "disk", "pressure", "io", "own")
 PRESSURE_KINDS = ("cpu", "memory", "io")
 
 # Inactive page cache the kernel can drop at once, per cgroup version. v1 wants the
@@ -34,6 +34,15 @@ class Pressure:
 
     some_avg10: float
     full_avg10: float | None
+
+
+@dataclass(frozen=True)
+class OwnUsage:
+    """What the engine's own process tree uses: CPU as a fraction of the limit, RSS."""
+
+    cpu_fraction: float | None  # None on the first sample (a fraction needs two)
+    rss_bytes: int
+    processes: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +64,8 @@ class ResourceSnapshot:
     disk: Mapping[str, float] = field(default_factory=dict)  # path -> used fraction
     pressure: Mapping[str, Pressure] = field(default_factory=dict)
     signals: frozenset[str] = frozenset()
+    io_bytes_per_s: Mapping[str, float] = field(default_factory=dict)  # "read"/"write", host
+    own: OwnUsage | None = None  # this engine's process and its children (worker processes)
 
     def age_s(self, now_monotonic: float) -> float:
         return max(0.0, now_monotonic - self.taken_at)
@@ -139,6 +150,13 @@ def cpu_fraction(
     if allowed_s <= 0:
         return 0.0
     return min(1.0, max(0.0, (usage_s - prev_usage_s) / allowed_s))
+
+
+def rates(prev: Mapping[str, float], now: Mapping[str, float], seconds: float) -> dict[str, float]:
+    """Per-second rates of counters between two readings; a counter that went back is 0."""
+    if seconds <= 0:
+        return {}
+    return {k: max(0.0, (v - prev[k]) / seconds) for k, v in now.items() if k in prev}
 
 
 def memory_fraction(used_bytes: int, limit_bytes: int) -> float:
