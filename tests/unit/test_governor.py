@@ -371,3 +371,22 @@ async def test_g10_twice_the_capacity_offered_still_admits_essential_work(
         assert any(e.state == "labs:off" for e in rig.events.matching("feature"))
         counts = await engine.store.count_by_state()
         assert counts.get("waiting", 0) > 100  # the experimental work did wait
+
+
+async def test_capacity_plans_from_arrivals_service_times_and_the_backlog(rig: Rig) -> None:
+    g = Governed(rig)
+
+    @rig.registry.task
+    async def two_seconds() -> None:
+        await rig.clock.sleep(2.0)
+
+    async with g.engine(Limits(max_running=4), adaptive_concurrency=False) as engine:
+        assert await engine.capacity() is None  # no service times yet
+        handles = [await engine.submit(one("two_seconds", f"t{i}")) for i in range(40)]
+        await until(g, lambda: _finished(engine, handles[3].id), 10)
+        plan = await engine.capacity(target_drain_s=10)
+        assert plan is not None
+        # 4 slots at 2 s each: 2 tasks/s; 36 queued and 40 arrived this minute.
+        assert plan.throughput_per_s == 2.0
+        assert plan.needed_concurrency > 4 and plan.scaling.action == "scale_up"
+        assert "raise concurrency from 4" in plan.scaling.reason

@@ -11,12 +11,14 @@ import os
 import random
 import signal
 import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from zerogate.adapters.clock import SystemClock
 from zerogate.adapters.sampler import SystemSampler
 from zerogate.domain.admission import Admission
+from zerogate.domain.capacity import CapacityPlan
 from zerogate.domain.features import FeatureBook
 from zerogate.domain.model import Limits
 from zerogate.domain.records import WorkflowRecord
@@ -30,6 +32,7 @@ from zerogate.runtime.handle import WorkflowHandle, WorkflowStatus, status_of
 from zerogate.runtime.worker import Worker
 
 log = logging.getLogger("zerogate.engine")
+ARRIVAL_WINDOW_S = 60.0  # submissions over this long make the arrival rate
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +90,7 @@ class Engine:
                               events=events, rng=random.Random(seed),
                               on_finished=self._finished, governor=self.governor)
         self._waiters: dict[int, asyncio.Event] = {}
+        self._arrivals: deque[tuple[float, int]] = deque(maxlen=10_000)  # (monotonic, tasks)
         self._main: asyncio.Task[None] | None = None
         self._closed = False
         self._died: BaseException | None = None
@@ -102,6 +106,26 @@ class Engine:
             max_running=self.config.limits.max_running,
             needs_budget=any(t.need for t in tasks),
             emit=lambda kind, state: self._worker.emit(kind, None, None, state))
+
+    async def capacity(self, target_drain_s: float = 600.0) -> CapacityPlan | None:
+        """How long the queue takes to drain, and what would drain it in ``target_drain_s``.
+
+        None until a governor runs and some attempts have finished (service times).
+        """
+        service_s = self._worker.latency_s()
+        if self.governor is None or service_s is None:
+            return None
+        counts = await self.store.count_by_state()
+        backlog = sum(counts.get(s, 0) for s in ("pending", "waiting", "retrying"))
+        now = self.clock.monotonic()
+        while self._arrivals and self._arrivals[0][0] < now - ARRIVAL_WINDOW_S:
+            self._arrivals.popleft()
+        arrived = sum(n for _, n in self._arrivals)
+        return self.governor.capacity(
+            backlog=backlog, arrival_per_s=arrived / ARRIVAL_WINDOW_S,
+            service_s=max(service_s, 1e-6),
+            concurrency=self.governor.concurrency(self.config.limits.max_running),
+            target_drain_s=target_drain_s)
 
     def admission(self) -> Admission | None:
         """The governor's decision as the next claim will carry it (None: no governor)."""
@@ -200,6 +224,8 @@ class Engine:
         new = [self.registry.prepare(s, k) for s, k in zip(specs, keys, strict=True)]
         done = await self.store.submit(new, self.clock.now())
         self._worker.wake_claim.set()
+        self._arrivals.append((self.clock.monotonic(),
+                               sum(len(s.task_ids) for s in done if s.is_new)))
         return [WorkflowHandle(self, s.workflow_id, s.task_ids, s.is_new) for s in done]
 
     def _check_open(self) -> None:
