@@ -15,12 +15,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from zerogate.adapters.sampler import SystemSampler
 from zerogate.adapters.sqlite_store import SqliteStore
 from zerogate.domain.model import Limits
+from zerogate.domain.policy import Policy
+from zerogate.domain.profiles import PROFILES, show
+from zerogate.domain.resources import ResourceSnapshot
+from zerogate.domain.thresholds import Band
 from zerogate.errors import InvalidConfig, StoreUnavailable, ZerogateError
 from zerogate.ports import GLOBAL
 from zerogate.registry import Registry
 from zerogate.runtime.engine import Engine, EngineConfig
+from zerogate.runtime.governor import GovernorConfig, health_of
 
 console = Console()
 
@@ -52,7 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--db", type=Path, default=Path("zerogate.db"))
     worker.add_argument("--max-running", type=int, default=64)
     worker.add_argument("--grace", type=float, default=10.0, help="seconds to finish on stop")
+    worker.add_argument("--profile", choices=sorted(PROFILES), default="balanced",
+                        help="the resource governor's performance profile")
+    worker.add_argument("--no-governor", action="store_true",
+                        help="run without the resource governor")
     worker.set_defaults(run=_worker)
+    resources = sub.add_parser("resources", help="what the governor sees on this machine now")
+    resources.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
+    resources.add_argument("--samples", type=int, default=3)
+    resources.add_argument("--interval", type=float, default=0.5, help="seconds between samples")
+    resources.set_defaults(run=_resources)
+    profiles = sub.add_parser("profiles", help="the built-in performance profiles")
+    profiles.set_defaults(run=_profiles)
     for name, fn, text in (("status", _status, "counts of tasks by state"),
                            ("pause", _pause, "stop starting new tasks (durable)"),
                            ("resume", _resume, "start tasks again"),
@@ -109,7 +126,9 @@ def load_registry(spec: str) -> Registry:
 
 
 async def _worker(args: argparse.Namespace) -> int:
-    config = EngineConfig(limits=Limits(max_running=args.max_running), grace_s=args.grace)
+    governor = None if args.no_governor else GovernorConfig(profile=args.profile)
+    config = EngineConfig(limits=Limits(max_running=args.max_running), grace_s=args.grace,
+                          governor=governor)
     engine = Engine(load_registry(args.app), SqliteStore(args.db), config=config)
     await engine.serve(on_ready=lambda: console.print(
         f"worker {engine.owner} serving {args.app} from {args.db}"))
@@ -166,6 +185,67 @@ async def _stop(args: argparse.Namespace) -> int:
     console.print(f"stopped: {len(changes.finished_workflows)} workflows cancelled; "
                   "engines stop their running tasks at their next heartbeat")
     return 0
+
+
+async def _resources(args: argparse.Namespace) -> int:
+    if args.samples < 2:
+        raise InvalidConfig("--samples must be at least 2: CPU needs two readings")
+    sampler, policy = SystemSampler(), Policy(PROFILES[args.profile])
+    for i in range(args.samples):
+        if i:
+            await asyncio.sleep(args.interval)
+        snapshot = await sampler.sample_async()
+        decision = policy.step(snapshot, snapshot.taken_at)
+    table = Table(title=f"resources ({snapshot.scope}), profile {args.profile}")
+    for column in ("signal", "reading"):
+        table.add_column(column)
+    for name, text in snapshot_rows(snapshot):
+        table.add_row(name, text)
+    console.print(table)
+    health = health_of(decision, policy.profile)
+    console.print(f"load level {decision.level:.2f} (limiting: {decision.limiting or 'none'}), "
+                  f"tier {decision.tier}; health {health.score}/100 ({health.status}): "
+                  f"{health.reason}")
+    for category, why in decision.shed.items():
+        console.print(f"{category.value:>12}: {'shed: ' + why if why is not None else 'on'}")
+    return 0
+
+
+def snapshot_rows(s: ResourceSnapshot) -> list[tuple[str, str]]:
+    """One snapshot as (signal, reading) rows for people."""
+    gib = 2**30
+    rows = [("cpu", f"{s.cpu_fraction:.0%} of {s.cpu_limit_cores:g} cores"
+             if s.cpu_fraction is not None else "no reading"),
+            ("memory", f"{(s.memory_used_bytes or 0) / gib:.2f} GiB working set of "
+                       f"{s.memory_limit_bytes / gib:.2f} GiB ({s.memory_fraction or 0:.0%})")]
+    rows += [(f"disk {path}", f"{used:.0%} used") for path, used in s.disk.items()]
+    rows += [(f"pressure {kind}", f"some {p.some_avg10:.1f}%"
+              + (f", full {p.full_avg10:.1f}%" if p.full_avg10 is not None else ""))
+             for kind, p in s.pressure.items()]
+    if "pressure" not in s.signals:
+        rows.append(("pressure", "no PSI on this kernel"))
+    rows += [(f"io {k}", f"{v / 2**20:.1f} MiB/s") for k, v in s.io_bytes_per_s.items()]
+    if s.own is not None:
+        rows.append(("this process tree", f"{s.own.processes} processes, "
+                                          f"{s.own.rss_bytes / 2**20:.0f} MiB RSS"))
+    return rows
+
+
+async def _profiles(args: argparse.Namespace) -> int:
+    table = Table(title="performance profiles (enter / exit, hold)")
+    for column in ("profile", "cpu high", "cpu critical", "memory high", "memory critical",
+                   "disk", "bypass", "evict"):
+        table.add_column(column)
+    for name, p in PROFILES.items():
+        table.add_row(name, *(_band(field, p.band(field)) for field in (
+            "cpu_high", "cpu_critical", "memory_high", "memory_critical", "disk")),
+            "yes" if p.critical_bypass else "no", "yes" if p.evict_on_memory_critical else "no")
+    console.print(table)
+    return 0
+
+
+def _band(field: str, band: Band) -> str:
+    return f"{show(field, band.enter)} / {show(field, band.exit)}, {band.hold_s:g} s"
 
 
 if __name__ == "__main__":

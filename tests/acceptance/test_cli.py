@@ -74,3 +74,18 @@ def test_benchmarks_run_side_by_side_with_huey(tmp_path: Path) -> None:
     assert engines >= {("durable_noop", "zerogate"), ("durable_noop", "huey"),
                        ("chains", "zerogate"), ("chains", "huey")}
     assert all(r["tasks_per_s"] > 0 for r in rows if r.get("tasks_per_s") is not None)
+
+
+def test_resources_and_profiles_show_what_the_governor_sees(tmp_path: Path) -> None:
+    done = zerogate("resources", "--samples", "2", "--interval", "0.2",
+                    "--profile", "development", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for text in ("profile development", "cpu", "working set", "this process tree",
+                 "health", "experimental:"):
+        assert text in done.stdout, text
+    one = zerogate("resources", "--samples", "1", cwd=tmp_path)
+    assert one.returncode == 2 and "at least 2" in one.stdout
+    table = zerogate("profiles", cwd=tmp_path)
+    assert table.returncode == 0
+    for name in ("develo", "balanc", "perfor", "emerge"):
+        assert name in table.stdout

@@ -31,9 +31,13 @@ def test_the_score_never_rises_with_the_value_and_stays_within_0_and_100() -> No
     assert all(b <= a for a, b in itertools.pairwise(scores))
 
 
-def test_a_wide_band_starts_falling_from_zero() -> None:
-    """high 0.3, critical 0.9: the calm zone would end below 0, so 0 already scores 80."""
-    assert reading_score(Reading(0.0, high=0.3, critical=0.9)) == pytest.approx(80)
+def test_a_wide_band_is_calm_up_to_half_its_high_threshold() -> None:
+    """high 0.3, critical 0.9: a band-width below high would end below 0; half of high
+    (0.15) is calm instead, so an idle reading scores 100 and 0.225 scores 80."""
+    assert reading_score(Reading(0.0, high=0.3, critical=0.9)) == 100
+    assert reading_score(Reading(0.15, high=0.3, critical=0.9)) == 100
+    assert reading_score(Reading(0.225, high=0.3, critical=0.9)) == pytest.approx(80)
+    assert reading_score(Reading(0.3, high=0.3, critical=0.9)) == pytest.approx(60)
 
 
 def test_the_worst_resource_is_the_score_and_the_reason() -> None:

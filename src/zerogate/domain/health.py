@@ -52,17 +52,21 @@ class Health:
 
 
 def reading_score(reading: Reading) -> float:
-    """Score one resource: 100 well below high, 60 at high, 0 at critical, linear between."""
+    """Score one resource: 100 well below high, 60 at high, 0 at critical, linear between.
+
+    "Well below" is the band's width under high, but at least half-way down to 0: with
+    a wide band (PSI pressure: high 20 %, critical 50 %) an idle reading scores 100.
+    """
     value, high, critical = reading.value, reading.high, reading.critical
     width = critical - high
     if value >= critical:
         return 0.0
     if value > high:
         return AT_HIGH * (critical - value) / width
-    calm = high - width
+    calm = max(high - width, high / 2)
     if value <= calm:
         return 100.0
-    return 100.0 - (100.0 - AT_HIGH) * (value - calm) / width
+    return 100.0 - (100.0 - AT_HIGH) * (value - calm) / (high - calm)
 
 
 def health_score(readings: Mapping[str, Reading], *, is_stale: bool = False,

@@ -24,7 +24,7 @@ from zerogate.domain.features import FeatureBook, FeatureChange, FeatureState
 from zerogate.domain.forecast import EarlyWarning, Forecaster
 from zerogate.domain.health import Health, Reading, health_score
 from zerogate.domain.policy import Decision, Policy, tier_bands
-from zerogate.domain.profiles import PROFILES, Profile, show
+from zerogate.domain.profiles import PROFILES, Profile, scale_of, show
 from zerogate.domain.resources import ResourceSnapshot
 from zerogate.domain.thresholds import Band
 from zerogate.domain.victims import EvictionPolicy, Running, choose_victim
@@ -334,17 +334,9 @@ class Governor:
 
     def health(self) -> Health:
         """0-100, naming the resource that limits it."""
-        d, bands = self.decision, tier_bands(self.policy.profile)
-        if d is None:
+        if self.decision is None:
             return health_score({})
-        readings = {}
-        for resource, value in d.values.items():
-            high, _, critical = bands[resource]
-            assert critical is not None
-            if high is None:  # disk: one limit; treat 10 points below it as "high"
-                high = replace(critical, enter=max(critical.enter - 0.1, 0.0))
-            readings[resource] = Reading(value, high.enter, critical.enter)
-        return health_score(readings, is_stale=d.is_stale)
+        return health_of(self.decision, self.policy.profile)
 
     def capacity(self, *, backlog: int, arrival_per_s: float, service_s: float,
                  concurrency: int, target_drain_s: float) -> CapacityPlan:
@@ -354,3 +346,17 @@ class Governor:
         return plan(backlog=backlog, arrival_per_s=arrival_per_s, service_s=service_s,
                     concurrency=max(concurrency, 1), target_drain_s=target_drain_s,
                     resource_eta_s=etas, resource_level=level)
+
+
+def health_of(d: Decision, profile: Profile) -> Health:
+    """Score a decision's readings against the profile's high and critical thresholds."""
+    bands, readings = tier_bands(profile), {}
+    for resource, value in d.values.items():
+        high, _, critical = bands[resource]
+        assert critical is not None
+        # Disk has one limit: count 10 points below it as its "high".
+        high_enter = high.enter if high is not None else max(critical.enter - 0.1, 0.0)
+        to_fraction = scale_of(resource) / 100  # pressure is kept in percent
+        readings[resource] = Reading(value * to_fraction, high_enter * to_fraction,
+                                     critical.enter * to_fraction)
+    return health_score(readings, is_stale=d.is_stale)
