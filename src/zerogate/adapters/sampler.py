@@ -177,6 +177,10 @@ class SystemSampler:
             raise ResourcesUnavailable(f"no resource could be read (scope {self.scope})")
         cpu = self._cpu_fraction(usage_s, taken_at, cpu_limit)
         limit = self._memory_limit()
+        if used is not None and self.scope != "host" and limit >= self._host_memory:
+            # A cgroup with no memory limit of its own shares the host: other groups'
+            # memory runs it out too, so the host's use counts when it is the larger.
+            used = max(used, _host_used() or 0)
         io = self._io_rates(taken_at)
         own = self._own(taken_at, cpu_limit)
         present = {"cpu": cpu is not None, "memory": used is not None,
@@ -246,8 +250,7 @@ class SystemSampler:
     def _memory_used(self) -> int | None:
         try:
             if self.scope == "host":
-                memory = psutil.virtual_memory()  # "available" already counts reclaimable cache
-                return int(memory.total - memory.available)
+                return _host_used()
             own = self._layout.memory_dirs[0]
             v2 = self.scope == "cgroup-v2"
             usage = int(_read(own, "memory.current" if v2 else "memory.usage_in_bytes"))
@@ -299,6 +302,11 @@ class SystemSampler:
                 except (OSError, ValueError):
                     continue  # no PSI here (absent, or the kernel booted with psi=0)
         return pressure
+
+
+def _host_used() -> int:
+    memory = psutil.virtual_memory()  # "available" already counts reclaimable cache
+    return int(memory.total - memory.available)
 
 
 def _read(directory: Path, name: str) -> str:
