@@ -198,7 +198,10 @@ async def test_a_real_memory_hog_stops_admission_and_it_comes_back(tmp_path: Pat
             [claimed] = events.matching("claimed", task_id=probe_id)
             assert claimed.at - freed_at >= HOLD_S, "admitted before the hold had passed"
             d = governor.decision
-            assert d is not None and d.tier == 0 and not d.memory_critical, d
+            # Medium work is admitted from tier 2 down; tiers clear one hold at a time.
+            assert d is not None and d.tier <= 1 and not d.memory_critical, d
+            await until(lambda: governor.decision is not None and governor.decision.tier == 0,
+                        "every tier clear once the hog is gone")
 
             # Nobody was evicted: the bystander ran through on its first attempt.
             assert not events.matching("evicted") and governor.evictions == {}
