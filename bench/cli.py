@@ -10,11 +10,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.cases import CASES, Context
+from bench import governor
+from bench.cases import CASES as BASE_CASES
+from bench.cases import Context
 from bench.report import ERROR, Row, show, write_jsonl
 from bench.stats import git_commit, machine_info, timestamp
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CASES = {**BASE_CASES, "governor": governor.case}  # governor: see bench/governor.py
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:

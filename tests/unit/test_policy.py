@@ -107,7 +107,8 @@ def test_g2_a_fast_square_wave_sheds_once_and_restores_nothing() -> None:
             moves = [m for m in sim.moves(category) if window <= m[0] < window + 300]
             assert sum(not on for _, on in moves) <= 1 and sum(on for _, on in moves) <= 1
         assert sim.moves(category) == [(0.0, False)]
-    assert {d.max_priority for d in sim.decisions.values()} == {Priority.CRITICAL}
+    # CPU stops the low class only: medium and high work slow down, they do not stop.
+    assert {d.max_priority for d in sim.decisions.values()} == {Priority.MEDIUM}
 
 
 def test_g3_a_slow_square_wave_is_followed_where_it_crosses_an_exit() -> None:
@@ -117,9 +118,7 @@ def test_g3_a_slow_square_wave_is_followed_where_it_crosses_an_exit() -> None:
     # Below the critical exit (75 %) from each low phase's start: back a hold later.
     assert sim.moves(S) == [(p * 120.0 + offset, on) for p in range(5)
                             for offset, on in ((0.0, False), (90.0, True))]
-    assert sim.decisions[89.0].max_priority == Priority.CRITICAL
-    assert sim.decisions[90.0].max_priority == Priority.HIGH
-    assert sim.decisions[120.0].max_priority == Priority.CRITICAL
+    assert {sim.decisions[t].max_priority for t in (89.0, 90.0, 120.0)} == {Priority.MEDIUM}
 
 
 def test_g3_a_slow_wave_through_every_exit_moves_every_category() -> None:
@@ -133,8 +132,8 @@ def test_g3_a_slow_wave_through_every_exit_moves_every_category() -> None:
                                                    (DEVELOPMENT, -1)])
 def test_g4_crossing_critical_stops_the_lower_classes_at_the_first_sample(
         profile: Profile, admitted: int) -> None:
-    above = (profile.cpu_critical.enter + 0.01)
-    sim = simulate(lambda t: {"cpu": 0.30 if t < 10 else above}, 11, profile)
+    above = (profile.memory_critical.enter + 0.01)
+    sim = simulate(lambda t: {"memory": 0.30 if t < 10 else above}, 11, profile)
     before, after = sim.decisions[9.0], sim.decisions[10.0]
     assert (before.tier, before.max_priority) == (0, Priority.LOW)
     assert (after.tier, after.max_priority) == (3, admitted)
@@ -222,7 +221,7 @@ def test_a_switch_applies_the_new_thresholds_at_the_next_step() -> None:
     policy.switch(DEVELOPMENT)
     assert policy.profile is DEVELOPMENT
     decision = policy.step(snap(1.0, cpu=0.75), 1.0)
-    assert (decision.tier, decision.max_priority) == (2, Priority.HIGH)
+    assert (decision.tier, decision.max_priority) == (2, Priority.MEDIUM)  # CPU: low only
     assert decision.reasons[:2] == (
         "cpu at 75% is above the development profile's high threshold 60%",
         "cpu at 75% is above the development profile's elevated threshold 70%")
@@ -243,9 +242,21 @@ def test_a_switch_keeps_the_bands_and_lets_them_clear_under_the_new_exits() -> N
 
 def test_a_switch_to_a_profile_without_bypass_closes_the_critical_class() -> None:
     policy = Policy(BALANCED)
-    assert policy.step(snap(0.0, cpu=0.9), 0.0).max_priority == Priority.CRITICAL
+    assert policy.step(snap(0.0, memory=0.95), 0.0).max_priority == Priority.CRITICAL
     policy.switch(DEVELOPMENT)
-    assert policy.step(snap(1.0, cpu=0.9), 1.0).max_priority == -1
+    assert policy.step(snap(1.0, memory=0.95), 1.0).max_priority == -1
+
+
+def test_cpu_at_critical_sheds_every_category_but_stops_only_the_low_class() -> None:
+    policy = Policy(BALANCED)
+    decision = policy.step(snap(0.0, cpu=0.99), 0.0)
+    assert decision.tier == 3 and decision.shed[S] is not None
+    assert (decision.class_tier, decision.max_priority) == (1, Priority.MEDIUM)
+    assert decision.class_reason == ("cpu at 99% is above the balanced profile's high "
+                                     "threshold 70%")
+    both = policy.step(snap(1.0, cpu=0.99, memory=0.95), 1.0)
+    assert (both.class_tier, both.max_priority) == (3, Priority.CRITICAL)
+    assert both.class_reason.startswith("memory at 95%")
 
 
 # ---- what a decision says ----

@@ -6,6 +6,14 @@ tier 3 (a full disk stops all but essential work). Tier ``k`` sheds the ``k`` fi
 categories of ``SHED_ORDER`` and stops the ``k`` lowest priority classes; at tier 3 the
 critical class still passes when the profile allows a bypass.
 
+CPU is the exception for priority classes: it sheds features at every tier but stops
+only the low class (``CPU_CLASS_TIER``). Saturated CPU slows work down, it loses
+nothing, and the adaptive concurrency limit is the lever for it. Letting CPU stop
+medium and high work stalled the engine for as long as a neighbour used one core of
+two (throughput 0.06 of ungoverned in ``bench/governor.py``), and would make a
+CPU-bound workload throttle itself in bursts a hold long. Memory, disk and pressure,
+whose exhaustion breaks things, follow the whole ladder.
+
 Readings the policy cannot trust never move a band (RESOURCES.md rule 10): a missing
 signal keeps its bands and its last level as they were, and a stale snapshot moves
 nothing at all, so neither can trip, clear or evict. Pure: time comes in as ``now``.
@@ -25,6 +33,7 @@ from zerogate.domain.thresholds import Band, BandState, graded_level, step_band
 RESOURCES = ("cpu", "memory", "disk", "pressure")
 TIERS = (1, 2, 3)
 _LABELS = {1: "high threshold", 2: "elevated threshold", 3: "critical threshold"}
+CPU_CLASS_TIER = 1  # the highest tier CPU load applies to priority classes
 _STALLS = ("memory", "io")  # PSI kinds that mean work is waiting on memory or the disk
 
 TierBands = tuple[Band | None, Band | None, Band | None]
@@ -47,6 +56,8 @@ class Decision:
     reasons: tuple[str, str, str]
     shed: dict[Category, str | None]
     max_priority: int
+    class_tier: int  # the tier that cuts priority classes (CPU counts up to tier 1)
+    class_reason: str
     memory_critical: bool
     is_stale: bool
     values: dict[str, float]
@@ -89,12 +100,16 @@ class Policy:
     def _decide(self, values: dict[str, float], is_stale: bool) -> Decision:
         tier = max((self._tier(r) for r in RESOURCES), default=0)
         reasons = (self._reason(1), self._reason(2), self._reason(3))
+        class_tier = max(self._class_tier(r) for r in RESOURCES)
+        class_reason = self._reason(class_tier, [r for r in RESOURCES
+                                                 if self._class_tier(r) >= class_tier])
         strongest = max(RESOURCES, key=self._strength)
         return Decision(
             level=self._level(strongest),
             limiting=strongest if self._strength(strongest) > (0.0, 0) else None,
             tier=tier, reasons=reasons, shed=shed_map(tier, reasons),
-            max_priority=max_priority(tier, self._profile.critical_bypass),
+            max_priority=max_priority(class_tier, self._profile.critical_bypass),
+            class_tier=class_tier, class_reason=class_reason if class_tier else "",
             memory_critical=(not is_stale and "memory" in values
                              and self._state(("memory", 3)).is_tripped),
             is_stale=is_stale, values=values,
@@ -102,6 +117,10 @@ class Policy:
 
     def _state(self, key: tuple[str, int]) -> BandState:
         return self._states.get(key, BandState())
+
+    def _class_tier(self, resource: str) -> int:
+        tier = self._tier(resource)
+        return min(tier, CPU_CLASS_TIER) if resource == "cpu" else tier
 
     def _tier(self, resource: str) -> int:
         return max((t for t in TIERS if self._state((resource, t)).is_tripped), default=0)
@@ -118,8 +137,10 @@ class Policy:
     def _strength(self, resource: str) -> tuple[float, int]:
         return self._level(resource), self._tier(resource)
 
-    def _reason(self, tier: int) -> str:
-        tripped = [r for r in RESOURCES if self._state((r, tier)).is_tripped]
+    def _reason(self, tier: int, among: list[str] | None = None) -> str:
+        if tier == 0:
+            return ""
+        tripped = [r for r in among or RESOURCES if self._state((r, tier)).is_tripped]
         if not tripped:
             return ""
         resource = max(tripped, key=self._strength)

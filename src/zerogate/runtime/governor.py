@@ -81,6 +81,8 @@ class Governed(Protocol):
 
     def in_flight(self) -> int: ...
 
+    def reserved(self) -> Need: ...
+
 
 @dataclass(frozen=True, slots=True)
 class ForecastView:
@@ -116,6 +118,7 @@ class Governor:
         self.snapshot: ResourceSnapshot | None = None
         self.decision: Decision | None = None
         self._base: Admission | None = None
+        self._reserved_at_sample = Need()  # declared by running tasks when last sampled
         self.evictions: dict[int, int] = {}
         self._victim: tuple[int, float] | None = None  # task id, monotonic eviction time
         self._stalled_since: float | None = None
@@ -137,6 +140,7 @@ class Governor:
         mono, wall = self.clock.monotonic(), self.clock.now()
         before = self._base
         self.snapshot, self.decision = snapshot, self.policy.step(snapshot, mono)
+        self._reserved_at_sample = worker.reserved()
         self._publish(self.features.apply(self.decision.shed, wall))
         self._base = self._admission_base(self.decision)
         if self.config.adaptive_concurrency:
@@ -159,12 +163,15 @@ class Governor:
         snap = self.snapshot
         assert snap is not None and self.decision is not None
         profile, fresh = self.policy.profile, not self.decision.is_stale
-        used_cpu = snap.cpu_fraction * snap.cpu_limit_cores if (
-            fresh and snap.cpu_fraction is not None) else 0.0
-        used_memory = snap.memory_used_bytes if fresh and snap.memory_used_bytes else 0
+        # Memory: measured use plus what started since the sample, or what running
+        # tasks declared if that is more. CPU: declarations only; measured CPU already
+        # sheds features and lowers concurrency, and a busy neighbour must slow this
+        # engine down, not stop it.
+        since = max(0, reserved.memory - self._reserved_at_sample.memory)
+        used_memory = (snap.memory_used_bytes or 0) + since if fresh else 0
         return replace(
             base,
-            cpu_free=snap.cpu_limit_cores * profile.cpu_high.enter - max(reserved.cpu, used_cpu),
+            cpu_free=snap.cpu_limit_cores * profile.cpu_high.enter - reserved.cpu,
             memory_free=(int(snap.memory_limit_bytes * profile.memory_high.enter)
                          - max(reserved.memory, used_memory)))
 
@@ -175,7 +182,7 @@ class Governor:
         return Admission(
             max_priority=d.max_priority, features_off=off,
             essential=self.features.essential_names(),
-            why_class=d.reasons[d.tier - 1] if d.tier else "",
+            why_class=d.class_reason,
             why_features={name: states[name].reason for name in off},
             why_resources=(f"reservations stay within the {profile.name} profile's high "
                            f"thresholds (CPU {show('cpu', profile.cpu_high.enter)}, memory "
@@ -272,7 +279,7 @@ class Governor:
     # ------------------------------------------------------------ eviction and escalation
 
     def _reclaim(self, d: Decision, worker: Governed, mono: float, wall: float) -> None:
-        stopped = d.tier >= 3 or d.memory_critical
+        stopped = d.class_tier >= 3 or d.memory_critical
         victim = None
         profile = self.policy.profile
         # Admission follows the band (held through its exit hold); a kill needs the
