@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from zerogate.adapters.sampler import SystemSampler, detect_layout
+from zerogate.adapters.sampler import CHILDREN_EVERY, SystemSampler, detect_layout
 
 pytestmark = pytest.mark.slow
 
@@ -20,10 +20,11 @@ MB = 1 << 20
 
 # Children end themselves after 30 s (SIGALRM) even if the test dies before its finally.
 HOLD_MEMORY = """
-import signal, sys
+import os, signal, sys
 signal.alarm(30)
-block = bytearray(300 << 20)
-block[::4096] = b"\\x01" * len(range(0, len(block), 4096))  # touch every page
+# Random bytes, not a repeated pattern: identical pages may be merged by the host (KSM),
+# and the host's use then grows by less than the child holds.
+block = os.urandom(300 << 20)
 print("ready", flush=True)
 sys.stdin.readline()
 """
@@ -132,7 +133,9 @@ def test_the_engines_own_processes_are_counted_with_their_memory() -> None:
     alone = sampler.sample().own
     assert alone is not None and alone.cpu_fraction is None  # a fraction needs two samples
     with child(HOLD_MEMORY):
-        together = sampler.sample().own
+        # The child list is refreshed every CHILDREN_EVERY samples: it shows by then.
+        for _ in range(CHILDREN_EVERY):
+            together = sampler.sample().own
     assert together is not None and together.cpu_fraction is not None
     assert together.processes >= alone.processes + 1
     assert together.rss_bytes - alone.rss_bytes >= 200 * MB

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil  # type: ignore[import-untyped]
 import pytest
 
 from zerogate.adapters.sampler import SystemSampler, parse_proc_cgroup
@@ -161,18 +160,6 @@ def test_v2_memory_max_1gib_on_16gib_host_g6(tmp_path: Path) -> None:
 def test_v2_max_means_host_and_quota_gives_cores(tmp_path: Path) -> None:
     snap = sampler(tmp_path, v2_tree("max\n", "150000 100000\n"), "0::/app\n").sample()
     assert (snap.memory_limit_bytes, snap.cpu_limit_cores) == (HOST, 1.5)
-
-
-def test_an_unlimited_cgroup_counts_the_hosts_use_when_larger(tmp_path: Path) -> None:
-    """With "max", the group shares the host: memory the rest of the host uses runs it
-    out as surely as its own. This machine's real host use exceeds the fake 200 MiB."""
-    host_used = psutil.virtual_memory().total - psutil.virtual_memory().available
-    assert host_used > 200 << 20  # the premise: a real host uses more than that
-    snap = sampler(tmp_path, v2_tree("max\n"), "0::/app\n").sample()
-    assert snap.memory_used_bytes is not None
-    assert snap.memory_used_bytes >= 0.8 * host_used
-    limited = sampler(tmp_path / "limited", v2_tree("1073741824\n"), "0::/app\n").sample()
-    assert limited.memory_used_bytes == 200 << 20  # a limit of its own: only the group
 
 
 def test_v2_ancestor_limit_applies(tmp_path: Path) -> None:

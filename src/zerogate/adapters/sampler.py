@@ -151,6 +151,8 @@ class SystemSampler:
         self._prev_io: tuple[dict[str, float], float] | None = None  # (counters, taken_at)
         self._prev_own: tuple[float, float] | None = None  # (cpu seconds, taken_at)
         self._me = psutil.Process()
+        self._children: list[psutil.Process] = []
+        self._samples = 0
         self._lock = threading.Lock()
 
     @property
@@ -177,10 +179,6 @@ class SystemSampler:
             raise ResourcesUnavailable(f"no resource could be read (scope {self.scope})")
         cpu = self._cpu_fraction(usage_s, taken_at, cpu_limit)
         limit = self._memory_limit()
-        if used is not None and self.scope != "host" and limit >= self._host_memory:
-            # A cgroup with no memory limit of its own shares the host: other groups'
-            # memory runs it out too, so the host's use counts when it is the larger.
-            used = max(used, _host_used() or 0)
         io = self._io_rates(taken_at)
         own = self._own(taken_at, cpu_limit)
         present = {"cpu": cpu is not None, "memory": used is not None,
@@ -208,10 +206,15 @@ class SystemSampler:
 
     def _own(self, t: float, cpu_limit: float) -> OwnUsage | None:
         """CPU and memory of this process and its children (the process pool)."""
-        try:
-            procs = [self._me, *self._me.children(recursive=True)]
-        except psutil.Error:
-            return None
+        # Listing children scans all of /proc (about 1 ms on a busy host): refresh the
+        # list every CHILDREN_EVERY samples; a pool's processes live long.
+        if self._samples % CHILDREN_EVERY == 0:
+            try:
+                self._children = self._me.children(recursive=True)
+            except psutil.Error:
+                return None
+        self._samples += 1
+        procs = [self._me, *self._children]
         cpu_s, rss = 0.0, 0
         for proc in procs:
             try:
@@ -302,6 +305,9 @@ class SystemSampler:
                 except (OSError, ValueError):
                     continue  # no PSI here (absent, or the kernel booted with psi=0)
         return pressure
+
+
+CHILDREN_EVERY = 10  # samples between two listings of the engine's child processes
 
 
 def _host_used() -> int:
