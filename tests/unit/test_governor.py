@@ -12,7 +12,7 @@ import asyncio
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from zerogate import (
@@ -426,3 +426,28 @@ async def test_saturated_cpu_sheds_features_and_low_work_but_medium_work_runs(ri
         [low_task] = (await low.status()).tasks
         assert low_task.wait_reason is not None
         assert "low priority is not admitted now: cpu at 99%" in low_task.wait_reason
+
+
+async def test_an_attempt_that_finished_before_its_eviction_is_not_marked_evicted(
+        rig: Rig) -> None:
+    """A victim chosen in the moment its attempt ends: the cancel cannot land, so nothing
+    may stay marked (a later attempt of the task would be mistaken for the victim)."""
+    g = Governed(rig)
+    gates = gated(rig)
+    async with g.engine() as engine:
+        await g.tick()
+        handle = await engine.submit(one("work", "w"))
+        task_id = handle.task_ids["w"]
+        await rig.outcome("claimed", task_id)
+        worker = engine._worker
+        running = worker.running[task_id]
+        finished = asyncio.get_running_loop().create_task(asyncio.sleep(0))
+        await finished
+        worker.running[task_id] = replace(running, task=finished)  # done, not yet ended
+        assert not worker.evict(task_id, rig.clock.now() + 5, "evicted: test")
+        assert task_id not in worker._evicting
+        assert not rig.events.matching("evicted")
+        worker.running[task_id] = running
+        gates.setdefault("w", asyncio.Event()).set()
+        await rig.outcome("completed", task_id)
+        assert worker._evicting == {}

@@ -146,11 +146,10 @@ class Worker:
     def evict(self, task_id: int, not_before: float, reason: str) -> bool:
         """Stop an attempt to free memory; it runs again after ``not_before``."""
         r = self.running.get(task_id)
-        if r is None or r.is_thread or task_id in self._evicting:
-            return False
+        if r is None or r.is_thread or task_id in self._evicting or not r.task.cancel():
+            return False  # gone, uninterruptible, being evicted, or it just finished
         self._evicting[task_id] = (not_before, reason)
         self.emit("evicted", r.claim.workflow_id, task_id, "waiting")
-        r.task.cancel()
         return True
 
     def latency_s(self) -> float | None:
@@ -253,6 +252,8 @@ class Worker:
                 self._durations.append(self.clock.monotonic() - r.started_at)
         if task.cancelled():
             self._record_cancelled(claim)
+        else:  # it finished before an eviction's cancel reached it: its outcome stands
+            self._evicting.pop(claim.task_id, None)
         self.wake_claim.set()
         if not self.running:
             self.idle.set()
