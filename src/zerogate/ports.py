@@ -16,8 +16,10 @@ from zerogate.domain.records import (
     ClaimBatch,
     ClaimRequest,
     Event,
+    LiveView,
     NewWorkflow,
     Outcome,
+    RollupRow,
     Submitted,
     TaskRecord,
     WorkflowRecord,
@@ -113,6 +115,24 @@ class Store(Protocol):
     async def count_by_state(self) -> dict[str, int]: ...
 
     async def running_counts(self) -> RunningCounts: ...
+
+    async def live_view(self, active_limit: int = 50) -> LiveView:
+        """Open work now, in time that grows with open work, never with history."""
+        ...
+
+    async def save_rollups(self, rows: Sequence[RollupRow]) -> None:
+        """Insert or replace rows by (resolution, kind, bucket, name, owner)."""
+        ...
+
+    async def load_rollups(self, resolution: str, *, since: float, until: float | None = None,
+                           kind: str | None = None) -> list[RollupRow]:
+        """Rows of ``resolution`` with ``since <= bucket < until``, ordered by bucket,
+        kind, name, owner."""
+        ...
+
+    async def prune_rollups(self, resolution: str, before: float) -> int:
+        """Delete rows of ``resolution`` whose bucket is before ``before``; count them."""
+        ...
 
 
 class EventSink(Protocol):

@@ -127,3 +127,60 @@ def test_batched_completion_is_driven_by_primary_key_lookups() -> None:
     db.close()
     assert plan[0].startswith("SCAN j VIRTUAL TABLE")
     assert plan[1] == "SEARCH tasks USING INTEGER PRIMARY KEY (rowid=?)"
+
+
+async def test_a_schema_2_store_gains_telemetry_and_the_pending_index(tmp_path: Path) -> None:
+    from zerogate.adapters.sqlite_store import _migrate
+    from zerogate.domain.records import RollupRow
+
+    db = tmp_path / "v2.db"
+    store = SqliteStore(db)
+    await store.open()
+    [sub] = await store.submit([one_task_workflow()], 1.0)
+    await store.close()
+    with sqlite3.connect(db) as conn:  # take the file back to what schema 2 looked like
+        conn.execute("DROP TABLE telemetry")
+        conn.execute("DROP INDEX tasks_pending")
+        conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    _migrate(conn)  # the step alone, without the schema script that runs after it
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert {"telemetry", "tasks_pending"} <= names
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+    conn.execute("PRAGMA user_version = 2")  # and once more through the store itself
+    conn.close()
+    again = SqliteStore(db)
+    await again.open()
+    rollup = RollupRow(resolution="hour", bucket=3600.0, kind="task", name="t", owner="o",
+                       data="{}")
+    await again.save_rollups([rollup])
+    assert await again.load_rollups("hour", since=0) == [rollup]
+    assert (await again.live_view()).tasks["pending"] == 1
+    assert (await again.get_task(sub.task_ids["a"])).name == "t"
+    await again.close()
+
+
+def test_the_live_view_reads_no_finished_history() -> None:
+    """The live view must cost open work, not every task ever run: no statement it
+    runs may scan the tasks or workflows table whole (``SCAN tasks`` with no index)."""
+    from zerogate.adapters import sqlite_ops as ops
+    from zerogate.adapters.sqlite_schema import SCHEMA
+
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(SCHEMA)
+    ops.submit(db, [one_task_workflow(), one_task_workflow()], 1.0)
+    ops.claim(db, ClaimRequest(owner="o", n=1, now=2.0, lease_s=10, limits=Limits()))
+    ran: list[str] = []
+    db.set_trace_callback(ran.append)  # the statements as run, parameters bound
+    view = ops.live_view(db, 10)
+    db.set_trace_callback(None)
+    assert view.tasks == {"pending": 0, "waiting": 1, "retrying": 0, "running": 1}
+    assert len(view.active) == 2 and len(ran) == len(ops.LIVE_STATEMENTS)
+    plans = {sql: [r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}")] for sql in ran}
+    db.close()
+    for sql, plan in plans.items():
+        full = [step for step in plan
+                if step.startswith(("SCAN tasks", "SCAN workflows")) and "INDEX" not in step]
+        assert not full, (sql, plan)
+        assert any("INDEX" in step for step in plan), (sql, plan)

@@ -1,6 +1,6 @@
 """R9: a Hypothesis state machine over the store port, with no engine in between.
 
-Rules drive a store the way engine instances would, and some ways they should not:
+BottleneckRules drive a store the way engine instances would, and some ways they should not:
 submit, claim under random limits, outcomes from the holder, from the wrong owner or
 with a stale attempt, cancel, an owner that disappears, time passing and the sweep
 that reclaims expired leases, heartbeats, pauses, and aging. A small model keeps what

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any, ParamSpec, TypeVar
 
 from zerogate.adapters.memory_tables import (
@@ -20,6 +21,7 @@ from zerogate.adapters.memory_tables import (
     TaskRow,
     check_batch,
     close_workflows,
+    live_view,
     task_record,
     workflow_record,
 )
@@ -29,8 +31,10 @@ from zerogate.domain.records import (
     Changes,
     ClaimBatch,
     ClaimRequest,
+    LiveView,
     NewWorkflow,
     Outcome,
+    RollupRow,
     Submitted,
     TaskRecord,
     WorkflowRecord,
@@ -260,6 +264,36 @@ class MemoryStore:
     @_suspends
     async def running_counts(self) -> RunningCounts:
         return self._t().counts.copy()
+
+    @_suspends
+    async def live_view(self, active_limit: int = 50) -> LiveView:
+        return live_view(self._t(), active_limit)
+
+    # ------------------------------------------------------------ telemetry rollups
+
+    @_suspends
+    async def save_rollups(self, rows: Sequence[RollupRow]) -> None:
+        saved = self._t().rollups
+        for r in rows:
+            # A REAL column gives buckets back as floats, whatever number went in.
+            r = replace(r, bucket=float(r.bucket))
+            saved[(r.resolution, r.kind, r.bucket, r.name, r.owner)] = r
+
+    @_suspends
+    async def load_rollups(self, resolution: str, *, since: float, until: float | None = None,
+                           kind: str | None = None) -> list[RollupRow]:
+        rows = [r for (res, k, bucket, _, _), r in self._t().rollups.items()
+                if res == resolution and since <= bucket and (until is None or bucket < until)
+                and (kind is None or k == kind)]
+        return sorted(rows, key=lambda r: (r.bucket, r.kind, r.name, r.owner))
+
+    @_suspends
+    async def prune_rollups(self, resolution: str, before: float) -> int:
+        saved = self._t().rollups
+        old = [key for key in saved if key[0] == resolution and key[2] < before]
+        for key in old:
+            del saved[key]
+        return len(old)
 
 
 # ---------------------------------------------------------------- claim

@@ -11,17 +11,21 @@ they start and stop, so limits cost O(1) per task.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from heapq import heappop, heappush
+from itertools import islice
 from typing import TypeVar, cast
 
 from zerogate.domain.lifecycle import check_move
 from zerogate.domain.model import TERMINAL_TASK_STATES, FailurePolicy, TaskState, WorkflowState
 from zerogate.domain.records import (
+    ActiveWorkflow,
     Changes,
     Claim,
+    LiveView,
     NewTask,
     NewWorkflow,
+    RollupRow,
     Submitted,
     TaskRecord,
     WorkflowRecord,
@@ -35,6 +39,7 @@ K = TypeVar("K", bound=Hashable)
 OPEN_STATES = frozenset({S.PENDING, S.WAITING, S.RUNNING, S.RETRYING})
 ADMIT_CHUNK = 1000  # as the SQLite store: workflows admitted per claim when unlimited
 
+RollupKey = tuple[str, str, float, str, str]  # resolution, kind, bucket, name, owner
 ReadyEntry = tuple[int, int, int]  # (effective priority, -rank, task id): service order
 DueEntry = tuple[float, int]  # (not_before, task id)
 
@@ -138,7 +143,10 @@ class Tables:
         # Workflows to admit, by priority; ids only grow, so each deque is in id order.
         self.pending: dict[int, deque[WorkflowRow]] = {}
         self.running_workflows = 0
+        # Unfinished workflows; ids only grow, so insertion order is id order.
+        self.open_workflows: dict[int, WorkflowRow] = {}
         self.paused: set[str] = set()
+        self.rollups: dict[RollupKey, RollupRow] = {}
 
     # ------------------------------------------------------------ submit
 
@@ -155,7 +163,7 @@ class Tables:
             if t.deps:
                 _link(row, [rows[i - first] for i in sorted(ids[d] for d in t.deps)])
         self.states[S.PENDING] += len(rows)
-        self.workflows[w.id] = w
+        self.workflows[w.id] = self.open_workflows[w.id] = w
         if w.idempotency_key is not None:
             self.by_key[w.idempotency_key] = w
         queue = self.pending.get(w.priority)
@@ -227,7 +235,8 @@ class Tables:
                      args_json=t.args_json, attempt=t.attempt, failures=t.failures,
                      timeout_s=t.timeout_s, retry_json=t.retry_json,
                      dep_results=_results(t.parents) if t.parents else {},
-                     priority=t.priority, feature=t.feature, need=t.need)
+                     priority=t.priority, feature=t.feature, need=t.need, key=t.key,
+                     ready_at=t.ready_at, started_at=now)
 
     def release_children(self, t: TaskRow, now: float) -> int:
         """Count down the dependents of a completed task; return how many became ready."""
@@ -258,6 +267,7 @@ class Tables:
     def finish_workflow(self, w: WorkflowRow, state: WorkflowState, now: float) -> None:
         if w.state is WorkflowState.RUNNING:
             self.running_workflows -= 1
+        del self.open_workflows[w.id]
         w.state = state
         w.finished_at = now
 
@@ -441,3 +451,33 @@ def task_record(t: TaskRow) -> TaskRecord:
         not_before=t.not_before, result_json=t.result, error=t.error, traceback=t.traceback,
         created_at=t.created_at, ready_at=t.ready_at, started_at=t.started_at,
         finished_at=t.finished_at, feature=t.feature, need=t.need)
+
+
+# ---------------------------------------------------------------- live view
+
+
+def live_view(tb: Tables, active_limit: int) -> LiveView:
+    """Open work read off the indexes: counters, the queues, and the open workflows."""
+    states = tb.states
+    queued = tb.queued()
+    running = tb.running_workflows
+    return LiveView(
+        tasks={s.value: states[s] for s in (S.PENDING, S.WAITING, S.RETRYING, S.RUNNING)},
+        workflows={"pending": len(tb.open_workflows) - running, "running": running},
+        ready_by_priority=_sorted_counts(t.priority for t in queued),
+        ready_by_name=_sorted_counts(t.name for t in queued),
+        ready_by_key=_sorted_counts(t.key for t in queued if t.key is not None),
+        running_by_key=dict(sorted(tb.counts.by_key.items())),
+        oldest_ready_at=min((t.ready_at for t in queued if t.ready_at is not None), default=None),
+        active=[_active(w) for w in islice(tb.open_workflows.values(), max(active_limit, 0))])
+
+
+def _sorted_counts(values: Iterable[K]) -> dict[K, int]:
+    # Sorted, as the SQLite store gives them, down to the order of the keys.
+    return dict(sorted(Counter(values).items()))
+
+
+def _active(w: WorkflowRow) -> ActiveWorkflow:
+    return ActiveWorkflow(workflow_id=w.id, name=w.name, tenant=w.tenant, state=w.state,
+                          priority=w.priority, open_tasks=w.open_tasks,
+                          total_tasks=len(w.tasks), created_at=w.created_at)

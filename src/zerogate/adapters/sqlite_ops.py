@@ -11,17 +11,20 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from zerogate.domain.admission import NO_NEED, Admission, Budget, Need
-from zerogate.domain.model import FailurePolicy, TaskState
+from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState
 from zerogate.domain.records import (
+    ActiveWorkflow,
     Changes,
     Claim,
     ClaimBatch,
     ClaimRequest,
+    LiveView,
     NewWorkflow,
     Outcome,
+    RollupRow,
     Submitted,
     check_new_workflow,
     check_outcomes,
@@ -41,6 +44,7 @@ from zerogate.domain.scheduling import (
 READY = "state IN ('waiting', 'retrying')"
 OPEN = "state IN ('pending', 'waiting', 'running', 'retrying')"
 ADMIT_CHUNK = 1000  # workflows admitted per claim when their number is unlimited
+K = TypeVar("K", int, str)
 
 
 def ids_json(ids: Iterable[int]) -> str:
@@ -201,7 +205,7 @@ def _lease(db: sqlite3.Connection, req: ClaimRequest, ids: list[int]) -> list[Cl
         " lease_until = ?, started_at = ?, not_before = NULL"
         " WHERE id IN (SELECT value FROM json_each(?))"
         " RETURNING id, workflow_id, local_id, name, args, attempt, failures, timeout_s,"
-        " retry, deps_total, priority, feature, cpu, memory",
+        " retry, deps_total, priority, feature, cpu, memory, key, ready_at, started_at",
         (req.owner, req.now + req.lease_s, req.now, ids_json(ids)),
     ).fetchall()
     results = _dep_results(db, [r[0] for r in rows if r[9]])
@@ -210,7 +214,8 @@ def _lease(db: sqlite3.Connection, req: ClaimRequest, ids: list[int]) -> list[Cl
     return [Claim(task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], args_json=r[4],
                   attempt=r[5], failures=r[6], timeout_s=r[7], retry_json=r[8],
                   dep_results=results.get(r[0], {}), priority=r[10], feature=r[11],
-                  need=Need(r[12], r[13]) if r[12] or r[13] else NO_NEED) for r in rows]
+                  need=Need(r[12], r[13]) if r[12] or r[13] else NO_NEED, key=r[14],
+                  ready_at=r[15], started_at=r[16]) for r in rows]
 
 
 def _dep_results(db: sqlite3.Connection, ids: list[int]) -> dict[int, dict[str, str]]:
@@ -470,3 +475,116 @@ def expire_waits(db: sqlite3.Connection, feature: str, ready_before: float, erro
         _fail_descendants(db, task_id, wid, local_id, now, tally)
     _close_workflows(db, tally, now, ch)
     return ch
+
+
+# ---------------------------------------------------------------- live view
+
+# Each statement names an index over open rows only (tasks_pending, tasks_ready,
+# tasks_running, workflows_pending, workflows_running), or tasks_workflow for the listed
+# workflows, so the view never reads finished history. Named, not left to the planner:
+# left to itself SQLite reads pending workflows in rowid order to skip a sort, walking
+# every finished workflow first, and statistics could tempt it into other full scans.
+LIVE_PENDING = "SELECT count(*) FROM tasks INDEXED BY tasks_pending WHERE state = 'pending'"
+# Grouped in SQL: one pass over the ready rows, and Python sees groups, not rows.
+LIVE_READY = (
+    "SELECT state, priority, name, key, count(*), min(ready_at) FROM tasks INDEXED BY tasks_ready"
+    f" WHERE {READY} GROUP BY state, priority, name, key"
+)
+LIVE_RUNNING = (
+    "SELECT key, count(*) FROM tasks INDEXED BY tasks_running WHERE state = 'running'"
+    " GROUP BY key"
+)
+WORKFLOW_STATES = ("pending", "running")  # literals: a bound state would miss the index
+LIVE_WORKFLOW_COUNT = {
+    state: f"SELECT count(*) FROM workflows INDEXED BY workflows_{state} WHERE state = '{state}'"
+    for state in WORKFLOW_STATES
+}
+LIVE_WORKFLOWS = {
+    state: "SELECT id, name, tenant, state, priority, open_tasks, created_at FROM workflows"
+           f" INDEXED BY workflows_{state} WHERE state = '{state}' ORDER BY id LIMIT ?"
+    for state in WORKFLOW_STATES
+}
+LIVE_TOTALS = (
+    "SELECT workflow_id, count(*) FROM tasks INDEXED BY tasks_workflow"
+    " WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id"
+)
+LIVE_STATEMENTS = (LIVE_PENDING, LIVE_READY, LIVE_RUNNING, *LIVE_WORKFLOW_COUNT.values(),
+                   *LIVE_WORKFLOWS.values(), LIVE_TOTALS)
+
+
+def live_view(db: sqlite3.Connection, active_limit: int) -> LiveView:
+    tasks = dict.fromkeys(("pending", "waiting", "retrying", "running"), 0)
+    (tasks["pending"],) = db.execute(LIVE_PENDING).fetchone()
+    by_priority: Counter[int] = Counter()
+    by_name: Counter[str] = Counter()
+    by_key: Counter[str] = Counter()
+    firsts = []
+    for state, priority, name, key, n, first in db.execute(LIVE_READY):
+        tasks[state] += n
+        by_priority[priority] += n
+        by_name[name] += n
+        if key is not None:
+            by_key[key] += n
+        if first is not None:
+            firsts.append(first)
+    running_by_key: Counter[str] = Counter()
+    for key, n in db.execute(LIVE_RUNNING):
+        tasks["running"] += n
+        if key is not None:
+            running_by_key[key] += n
+    workflows = {state: db.execute(sql).fetchone()[0]
+                 for state, sql in LIVE_WORKFLOW_COUNT.items()}
+    return LiveView(
+        tasks=tasks, workflows=workflows, ready_by_priority=_sorted_counts(by_priority),
+        ready_by_name=_sorted_counts(by_name), ready_by_key=_sorted_counts(by_key),
+        running_by_key=_sorted_counts(running_by_key), oldest_ready_at=min(firsts, default=None),
+        active=_active(db, active_limit))
+
+
+def _sorted_counts(counts: Counter[K]) -> dict[K, int]:
+    # Sorted, so both stores give the same view, down to the order of its keys.
+    return dict(sorted(counts.items()))
+
+
+def _active(db: sqlite3.Connection, limit: int) -> list[ActiveWorkflow]:
+    """The first ``limit`` open workflows by id: the first ``limit`` of each state, merged."""
+    if limit <= 0:
+        return []
+    rows = [r for sql in LIVE_WORKFLOWS.values() for r in db.execute(sql, (limit,))]
+    rows = sorted(rows, key=lambda r: r[0])[:limit]
+    totals = dict(db.execute(LIVE_TOTALS, (ids_json(r[0] for r in rows),)).fetchall())
+    return [ActiveWorkflow(workflow_id=wid, name=name, tenant=tenant, state=WorkflowState(state),
+                           priority=priority, open_tasks=open_tasks, total_tasks=totals[wid],
+                           created_at=created_at)
+            for wid, name, tenant, state, priority, open_tasks, created_at in rows]
+
+
+# ---------------------------------------------------------------- telemetry rollups
+
+
+def save_rollups(db: sqlite3.Connection, rows: Sequence[RollupRow]) -> None:
+    db.executemany(
+        "INSERT OR REPLACE INTO telemetry (resolution, kind, bucket, name, owner, data)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(r.resolution, r.kind, r.bucket, r.name, r.owner, r.data) for r in rows])
+
+
+def load_rollups(db: sqlite3.Connection, resolution: str, since: float, until: float | None,
+                 kind: str | None) -> list[RollupRow]:
+    where, args = "resolution = ? AND bucket >= ?", [resolution, since]
+    # Clauses only when given: "? IS NULL OR kind = ?" would keep SQLite off the key.
+    if until is not None:
+        where += " AND bucket < ?"
+        args.append(until)
+    if kind is not None:
+        where += " AND kind = ?"
+        args.append(kind)
+    return [RollupRow(resolution=r[0], kind=r[1], bucket=r[2], name=r[3], owner=r[4], data=r[5])
+            for r in db.execute(
+                "SELECT resolution, kind, bucket, name, owner, data FROM telemetry"
+                f" WHERE {where} ORDER BY bucket, kind, name, owner", args)]
+
+
+def prune_rollups(db: sqlite3.Connection, resolution: str, before: float) -> int:
+    return db.execute("DELETE FROM telemetry WHERE resolution = ? AND bucket < ?",
+                      (resolution, before)).rowcount

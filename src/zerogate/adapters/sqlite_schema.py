@@ -9,9 +9,27 @@ power loss; it is offered for throughput where that trade is acceptable.
 from __future__ import annotations
 
 APPLICATION_ID = 0x7A67_7431  # "zgt1": marks a file as a zerogate store
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-SCHEMA = """
+# Counts pending tasks (the live view) without reading finished history.
+TASKS_PENDING = """
+CREATE INDEX IF NOT EXISTS tasks_pending ON tasks(workflow_id) WHERE state = 'pending';
+"""
+
+# Rollups and findings of the telemetry layer; each engine instance (owner) writes its own.
+TELEMETRY = """
+CREATE TABLE IF NOT EXISTS telemetry (
+    resolution TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    bucket REAL NOT NULL,
+    name TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (resolution, kind, bucket, name, owner)
+) WITHOUT ROWID;
+"""
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS workflows (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -69,6 +87,7 @@ CREATE INDEX IF NOT EXISTS tasks_ready ON tasks(eff_priority, rank DESC, id)
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(not_before) WHERE state = 'retrying';
 CREATE INDEX IF NOT EXISTS tasks_running ON tasks(owner, lease_until) WHERE state = 'running';
 CREATE INDEX IF NOT EXISTS tasks_workflow ON tasks(workflow_id);
+{TASKS_PENDING}
 
 CREATE TABLE IF NOT EXISTS edges (
     parent INTEGER NOT NULL,
@@ -81,6 +100,7 @@ CREATE TABLE IF NOT EXISTS controls (
     scope TEXT PRIMARY KEY,
     changed_at REAL NOT NULL
 );
+{TELEMETRY}
 """
 
 TASK_COLUMNS = (
@@ -97,6 +117,7 @@ ALTER TABLE tasks ADD COLUMN feature TEXT;
 ALTER TABLE tasks ADD COLUMN cpu REAL NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;
 """,
+    3: TASKS_PENDING + TELEMETRY,
 }
 
 WORKFLOW_COLUMNS = (

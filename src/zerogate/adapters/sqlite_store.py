@@ -29,8 +29,10 @@ from zerogate.domain.records import (
     Changes,
     ClaimBatch,
     ClaimRequest,
+    LiveView,
     NewWorkflow,
     Outcome,
+    RollupRow,
     Submitted,
     TaskRecord,
     WorkflowRecord,
@@ -153,6 +155,22 @@ class SqliteStore:
         db.execute("COMMIT")
         return result
 
+    async def _snapshot(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(self._in_snapshot, fn, args)
+
+    def _in_snapshot(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """Several reads that must agree: one deferred transaction, so one snapshot,
+        without the write lock that ``BEGIN IMMEDIATE`` would take."""
+        db = self._conn()
+        db.execute("BEGIN")
+        try:
+            result = fn(db, *args)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
             raise StoreUnavailable("the store is not open")
@@ -189,6 +207,12 @@ class SqliteStore:
 
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
         await self._tx(_set_paused, check_scope(scope), is_paused, now)
+
+    async def save_rollups(self, rows: Sequence[RollupRow]) -> None:
+        await self._tx(ops.save_rollups, rows)
+
+    async def prune_rollups(self, resolution: str, before: float) -> int:
+        return await self._tx(ops.prune_rollups, resolution, before)
 
     # ------------------------------------------------------------ reads
 
@@ -237,6 +261,14 @@ class SqliteStore:
 
     async def running_counts(self) -> RunningCounts:
         return await self._call(lambda: ops.running_counts(self._conn()))
+
+    async def live_view(self, active_limit: int = 50) -> LiveView:
+        return await self._snapshot(ops.live_view, active_limit)
+
+    async def load_rollups(self, resolution: str, *, since: float, until: float | None = None,
+                           kind: str | None = None) -> list[RollupRow]:
+        return await self._call(lambda: ops.load_rollups(self._conn(), resolution, since, until,
+                                                         kind))
 
 
 def _migrate(db: sqlite3.Connection) -> None:

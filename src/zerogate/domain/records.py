@@ -77,6 +77,9 @@ class Claim:
     priority: int = 2
     feature: str | None = None
     need: Need = NO_NEED
+    key: str | None = None
+    ready_at: float | None = None  # when it last became ready (first attempt: its queue wait)
+    started_at: float = 0.0  # the claim's time, as stored in the task's started_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +223,57 @@ class Event:
     task_id: int | None
     state: str
     at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RollupRow:
+    """One telemetry record kept in the store, replaced whole on each save.
+
+    ``resolution`` is "minute", "hour", "day" (``bucket`` is the bucket's start in
+    epoch seconds) or "finding" (``bucket`` is when the finding was first seen).
+    ``kind`` says what ``name`` names ("task", "stage", "resource", "key", "finding").
+    Each engine instance (``owner``) writes its own rows; readers merge owners.
+    ``data`` is JSON text whose shape belongs to the telemetry layer.
+    """
+
+    resolution: str
+    bucket: float
+    kind: str
+    name: str
+    owner: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ActiveWorkflow:
+    """A workflow not finished yet, for the dashboard."""
+
+    workflow_id: int
+    name: str
+    tenant: str
+    state: WorkflowState
+    priority: int
+    open_tasks: int
+    total_tasks: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LiveView:
+    """What is queued and running now, read without scanning finished history.
+
+    ``tasks`` counts open tasks by state: pending (waiting for dependencies or for
+    their workflow's admission), waiting (ready), retrying and running.
+    ``workflows`` counts pending and running workflows. ``ready_*`` count waiting and
+    retrying tasks; ``running_by_key`` counts running tasks that have a key.
+    ``active`` lists up to the requested number of open workflows, oldest first.
+    """
+
+    tasks: dict[str, int]
+    workflows: dict[str, int]
+    ready_by_priority: dict[int, int]
+    ready_by_name: dict[str, int]
+    ready_by_key: dict[str, int]
+    running_by_key: dict[str, int]
+    oldest_ready_at: float | None
+    active: list[ActiveWorkflow]
