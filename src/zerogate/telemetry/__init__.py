@@ -1,0 +1,1 @@
+"""Telemetry: metrics, history, bottlenecks, reports and logs."""
