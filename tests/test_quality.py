@@ -29,6 +29,6 @@ def test_ruff_passes_on_package_tests_and_benchmarks() -> None:
 def test_public_api_is_sorted_and_complete() -> None:
     assert zerogate.__all__ == sorted(zerogate.__all__)
     exported = {name for name in dir(zerogate) if not name.startswith("_")}
-    modules = {"adapters", "domain", "errors", "ports", "registry", "runtime", "annotations",
-               "cli", "demo"}
+    modules = {"adapters", "domain", "errors", "ports", "registry", "runtime", "telemetry",
+               "annotations", "cli", "demo"}
     assert exported - modules == set(zerogate.__all__)

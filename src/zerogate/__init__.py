@@ -18,6 +18,7 @@ from zerogate.adapters.clock import FakeClock, SystemClock
 from zerogate.adapters.sampler import SystemSampler
 from zerogate.adapters.sqlite_store import SqliteStore
 from zerogate.domain.admission import Category
+from zerogate.domain.bottlenecks import BottleneckRules
 from zerogate.domain.model import FailurePolicy, Limits, Priority, RunIn, TaskState, WorkflowState
 from zerogate.domain.profiles import Profile, profile_from_config
 from zerogate.domain.retry import RetryPolicy
@@ -43,8 +44,10 @@ from zerogate.runtime.engine import Engine, EngineConfig
 from zerogate.runtime.executor import TaskContext
 from zerogate.runtime.governor import Governor, GovernorConfig
 from zerogate.runtime.handle import TaskStatus, WorkflowHandle, WorkflowStatus
+from zerogate.runtime.observer import TelemetryConfig
 
 __all__ = [
+    "BottleneckRules",
     "Category",
     "Engine",
     "EngineClosed",
@@ -77,6 +80,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "TaskTimeout",
+    "TelemetryConfig",
     "UnknownTask",
     "Workflow",
     "WorkflowFailed",

@@ -1,16 +1,19 @@
-"""The ``zerogate`` command: run the demo, inspect a store, pause, resume and stop it."""
+"""The ``zerogate`` command: run the demo or a worker, inspect a store, report on it,
+pause, resume and stop it."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import importlib
-import logging
+import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from prometheus_client import start_http_server
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -23,10 +26,15 @@ from zerogate.domain.profiles import PROFILES, show
 from zerogate.domain.resources import ResourceSnapshot
 from zerogate.domain.thresholds import Band
 from zerogate.errors import InvalidConfig, StoreUnavailable, ZerogateError
-from zerogate.ports import GLOBAL
+from zerogate.ports import GLOBAL, Store
 from zerogate.registry import Registry
 from zerogate.runtime.engine import Engine, EngineConfig
 from zerogate.runtime.governor import GovernorConfig, health_of
+from zerogate.telemetry.export import FORMATS, write_report
+from zerogate.telemetry.logs import configure_logging
+from zerogate.telemetry.prometheus import Exposition
+from zerogate.telemetry.report import build_report
+from zerogate.telemetry.views import StatusInputs, active_workflows, queue_view, system_status
 
 console = Console()
 
@@ -34,8 +42,8 @@ console = Console()
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        configure_logging(fmt=args.log_format, level=args.log_level)
         return int(asyncio.run(args.run(args)) or 0)
     except ZerogateError as exc:
         console.print(f"[red]error:[/red] {exc}")
@@ -46,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zerogate", description=__doc__)
+    p.add_argument("--log-format", choices=("auto", "json", "console"), default="auto",
+                   help="structured JSON lines, or readable lines (auto: readable on a terminal)")
+    p.add_argument("--log-level", default="WARNING")
     sub = p.add_subparsers(required=True, metavar="COMMAND")
     demo = sub.add_parser("demo", help="run a demo workload on a SQLite store")
     demo.add_argument("--db", type=Path, default=Path("zerogate-demo.db"))
@@ -62,7 +73,17 @@ def _parser() -> argparse.ArgumentParser:
                         help="the resource governor's performance profile")
     worker.add_argument("--no-governor", action="store_true",
                         help="run without the resource governor")
+    worker.add_argument("--metrics-port", type=int, default=None,
+                        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     worker.set_defaults(run=_worker)
+    report = sub.add_parser("report", help="export a performance report of a store's history")
+    report.add_argument("--db", type=Path, default=Path("zerogate.db"))
+    report.add_argument("--format", choices=FORMATS, default="html")
+    report.add_argument("-o", "--output", type=Path, default=None,
+                        help="file to write (csv: a .zip, or a directory); default "
+                             "zerogate-report.<format>")
+    report.add_argument("--hours", type=float, default=24.0, help="how far back to look")
+    report.set_defaults(run=_report)
     resources = sub.add_parser("resources", help="what the governor sees on this machine now")
     resources.add_argument("--profile", choices=sorted(PROFILES), default="balanced")
     resources.add_argument("--samples", type=int, default=3)
@@ -70,12 +91,15 @@ def _parser() -> argparse.ArgumentParser:
     resources.set_defaults(run=_resources)
     profiles = sub.add_parser("profiles", help="the built-in performance profiles")
     profiles.set_defaults(run=_profiles)
-    for name, fn, text in (("status", _status, "counts of tasks by state"),
+    for name, fn, text in (("status", _status, "system status and counts of tasks by state"),
                            ("pause", _pause, "stop starting new tasks (durable)"),
                            ("resume", _resume, "start tasks again"),
                            ("stop", _stop, "pause, and cancel all queued and running tasks")):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("--db", type=Path, default=Path("zerogate.db"))
+        if name == "status":
+            cmd.add_argument("--json", action="store_true",
+                             help="print the status and queue as JSON")
         if name in ("pause", "resume"):
             cmd.add_argument("--scope", default=GLOBAL,
                              help="global, workflow:<id>, tenant:<name> or key:<key>")
@@ -130,10 +154,47 @@ async def _worker(args: argparse.Namespace) -> int:
     config = EngineConfig(limits=Limits(max_running=args.max_running), grace_s=args.grace,
                           governor=governor)
     engine = Engine(load_registry(args.app), SqliteStore(args.db), config=config)
+    if args.metrics_port is not None and engine.telemetry is not None:
+        serve_metrics(engine.telemetry.exposition, args.metrics_port)
     await engine.serve(on_ready=lambda: console.print(
         f"worker {engine.owner} serving {args.app} from {args.db}"))
     console.print("worker stopped")
     return 0
+
+
+def serve_metrics(exposition: Exposition, port: int) -> None:
+    """Serve ``/metrics`` on loopback from a daemon thread (prometheus_client's server)."""
+    try:
+        start_http_server(port, addr="127.0.0.1", registry=exposition.registry)
+    except OSError as exc:
+        raise InvalidConfig(f"cannot serve metrics on 127.0.0.1:{port}: {exc}") from exc
+    console.print(f"metrics on http://127.0.0.1:{port}/metrics")
+
+
+async def _report(args: argparse.Namespace) -> int:
+    store = await _with_store(args.db)
+    try:
+        now = time.time()
+        report = await build_report(store, since=now - args.hours * 3600, until=now, now=now,
+                                    status=await offline_status(store, now))
+    finally:
+        await store.close()
+    path = args.output or Path(f"zerogate-report.{'zip' if args.format == 'csv' else args.format}")
+    written = write_report(report, path, args.format)
+    summary = report["summary"]
+    console.print(f"wrote {written}: {summary['tasks']} attempts over {args.hours:g} h, "
+                  f"{len(report['bottlenecks'])} bottlenecks")
+    return 0
+
+
+async def offline_status(store: Store, now: float) -> dict[str, Any]:
+    """Status as the store alone tells it (no engine: no resources, no live findings)."""
+    live = await store.live_view()
+    status = system_status(StatusInputs(at=now, paused=await store.paused_scopes(),
+                                        extra={"source": "store"}))
+    status["queue"] = queue_view(live, now)
+    status["active_workflows"] = active_workflows(live, now)
+    return status
 
 
 async def _with_store(db: Path) -> SqliteStore:
@@ -147,6 +208,9 @@ async def _with_store(db: Path) -> SqliteStore:
 async def _status(args: argparse.Namespace) -> int:
     store = await _with_store(args.db)
     try:
+        if args.json:
+            print(json.dumps(await offline_status(store, time.time()), indent=2))
+            return 0
         counts = await store.count_by_state()
         paused = sorted(await store.paused_scopes())
     finally:

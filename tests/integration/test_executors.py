@@ -152,3 +152,46 @@ async def test_a_timeout_counts_from_a_free_worker_not_from_the_claim(tmp_path: 
             handles.append(await engine.submit(wf))
         states = [(await h.wait(timeout_s=30)).state for h in handles]
     assert states == [WorkflowState.COMPLETED] * 2
+
+
+def hold_memory(mb: int) -> int:
+    block = bytearray(mb * 2**20)  # zero pages still count once written
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    return len(block)
+
+
+def burn_cpu(seconds: float) -> float:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+    return seconds
+
+
+async def test_process_and_thread_attempts_report_cpu_time_and_peak_memory(
+        tmp_path: Path) -> None:
+    registry = Registry()
+    registry.task(hold_memory, name="hold_big", run_in="process")
+    registry.task(hold_memory, name="hold_small", run_in="process")
+    registry.task(burn_cpu, name="burn_process", run_in="process")
+    registry.task(burn_cpu, name="burn_thread", run_in="thread")
+    engine = Engine(registry, SqliteStore(tmp_path / "z.db"),
+                    config=EngineConfig(process_workers=1, grace_s=1))
+    async with engine:
+        for name, args in (("hold_big", {"mb": 300}), ("hold_small", {"mb": 20}),
+                           ("burn_process", {"seconds": 0.3}),
+                           ("burn_thread", {"seconds": 0.3})):
+            wf = Workflow("usage")
+            wf.add(name, args)
+            await (await engine.submit(wf)).result(timeout_s=60)
+        assert engine.telemetry is not None
+        engine.telemetry.collector.drain(time.time())
+        totals = engine.telemetry.collector.totals
+    # One child ran both: its peak was reset between them, so the small attempt did not
+    # inherit the big one's high-water mark.
+    assert 300 * 2**20 <= totals["hold_big"].peak_memory < 400 * 2**20
+    assert 20 * 2**20 <= totals["hold_small"].peak_memory < 150 * 2**20
+    assert totals["hold_small"].cpu_n == 1
+    assert 0.25 <= totals["burn_process"].cpu_s < 1.0
+    assert 0.25 <= totals["burn_thread"].cpu_s < 1.0
+    assert totals["burn_thread"].peak_memory == 0  # a thread's memory is not its own

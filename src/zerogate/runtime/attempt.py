@@ -15,6 +15,7 @@ from zerogate.errors import InvalidInput, TaskCancelled
 from zerogate.ports import Clock
 from zerogate.registry import Registry
 from zerogate.runtime.executor import Executor, TaskContext
+from zerogate.telemetry.collector import Usage
 
 MAX_TRACEBACK = 16_000  # characters kept of a traceback, the end being the useful part
 
@@ -25,13 +26,16 @@ def _policy(retry_json: str) -> RetryPolicy:
 
 
 async def run_attempt(claim: Claim, *, registry: Registry, executor: Executor, clock: Clock,
-                      draw: Callable[[], float]) -> Outcome:
-    """Run the handler once. Cancellation propagates; every other error is an Outcome."""
+                      draw: Callable[[], float], meter: list[Usage] | None = None) -> Outcome:
+    """Run the handler once. Cancellation propagates; every other error is an Outcome.
+
+    ``meter`` receives the attempt's CPU time and peak memory where they are measurable.
+    """
     try:
         tdef = registry.get(claim.name)
         args = json.loads(claim.args_json) if claim.args_json != "{}" else {}
         result = await executor.invoke(tdef, _context(claim) if tdef.takes_ctx else None, args,
-                                       timeout_s=claim.timeout_s, clock=clock)
+                                       timeout_s=claim.timeout_s, clock=clock, meter=meter)
         result_json = ("null" if result is None
                        else dumps_json(result, what=f"the result of task {claim.local_id!r}"))
     except asyncio.CancelledError:

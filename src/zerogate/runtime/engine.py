@@ -14,6 +14,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from zerogate.adapters.clock import SystemClock
 from zerogate.adapters.sampler import SystemSampler
@@ -29,7 +30,9 @@ from zerogate.registry import Registry, Workflow
 from zerogate.runtime.executor import Executor
 from zerogate.runtime.governor import Governor, GovernorConfig
 from zerogate.runtime.handle import WorkflowHandle, WorkflowStatus, status_of
+from zerogate.runtime.observer import Observer, TelemetryConfig
 from zerogate.runtime.worker import Worker
+from zerogate.telemetry.report import build_report
 
 log = logging.getLogger("zerogate.engine")
 ARRIVAL_WINDOW_S = 60.0  # submissions over this long make the arrival rate
@@ -51,6 +54,7 @@ class EngineConfig:
     process_workers: int = max(os.cpu_count() or 1, 1)
     store_retry_s: float = 0.5
     governor: GovernorConfig | None = None  # None: no resource governor
+    telemetry: TelemetryConfig | None = field(default_factory=TelemetryConfig)  # None: off
 
     def __post_init__(self) -> None:
         for name in ("lease_s", "sweep_s", "poll_s", "store_retry_s"):
@@ -85,10 +89,12 @@ class Engine:
         self._executor = Executor(threads=self.config.thread_workers,
                                   processes=self.config.process_workers)
         self.governor = self._governor(sampler)
+        self.telemetry = self._observer()
         self._worker = Worker(owner=self.owner, store=store, registry=registry,
                               executor=self._executor, clock=self.clock, config=self.config,
                               events=events, rng=random.Random(seed),
-                              on_finished=self._finished, governor=self.governor)
+                              on_finished=self._finished, governor=self.governor,
+                              observer=self.telemetry)
         self._waiters: dict[int, asyncio.Event] = {}
         self._arrivals: deque[tuple[float, int]] = deque(maxlen=10_000)  # (monotonic, tasks)
         self._main: asyncio.Task[None] | None = None
@@ -107,6 +113,14 @@ class Engine:
             needs_budget=any(t.need for t in tasks),
             emit=lambda kind, state: self._worker.emit(kind, None, None, state))
 
+    def _observer(self) -> Observer | None:
+        tc = self.config.telemetry
+        if tc is None:
+            return None
+        return Observer(tc, store=self.store, clock=self.clock, owner=self.owner,
+                        limits=self.config.limits, governor=self.governor,
+                        emit=lambda kind, state: self._worker.emit(kind, None, None, state))
+
     async def capacity(self, target_drain_s: float = 600.0) -> CapacityPlan | None:
         """How long the queue takes to drain, and what would drain it in ``target_drain_s``.
 
@@ -115,8 +129,8 @@ class Engine:
         service_s = self._worker.latency_s()
         if self.governor is None or service_s is None:
             return None
-        counts = await self.store.count_by_state()
-        backlog = sum(counts.get(s, 0) for s in ("pending", "waiting", "retrying"))
+        live = await self.store.live_view(active_limit=0)
+        backlog = sum(live.tasks.get(s, 0) for s in ("pending", "waiting", "retrying"))
         now = self.clock.monotonic()
         while self._arrivals and self._arrivals[0][0] < now - ARRIVAL_WINDOW_S:
             self._arrivals.popleft()
@@ -277,6 +291,39 @@ class Engine:
         """The workflow, its tasks, and why each waiting task waits."""
         return await status_of(self, workflow_id)
 
+    # ------------------------------------------------------------ telemetry
+
+    def system_status(self) -> dict[str, Any]:
+        """healthy, degraded or critical, with the reasons ("zerogate.status/1")."""
+        return self._observed().status()
+
+    async def dashboard(self) -> dict[str, Any]:
+        """What the dashboard shows ("zerogate.dashboard/1"): work, queue, resources,
+        bottlenecks, recommendations and alerts."""
+        plan = await self.capacity()
+        return self._observed().dashboard(capacity_view(plan) if plan is not None else None)
+
+    async def report(self, *, hours: float = 24.0) -> dict[str, Any]:
+        """The performance report of the last ``hours`` ("zerogate.report/1"); render it
+        with ``zerogate.telemetry.export``."""
+        observer = self._observed()
+        await observer.flush()
+        plan = await self.capacity()
+        now = self.clock.now()
+        return await build_report(self.store, since=now - hours * 3600, until=now, now=now,
+                                  status=observer.status(),
+                                  capacity=capacity_view(plan) if plan is not None else None)
+
+    def metrics_text(self) -> bytes:
+        """The Prometheus exposition (text format 0.0.4) as of the last telemetry tick."""
+        return self._observed().exposition.text()
+
+    def _observed(self) -> Observer:
+        if self.telemetry is None:
+            raise InvalidConfig("telemetry is off: construct the engine with "
+                                "EngineConfig(telemetry=TelemetryConfig())")
+        return self.telemetry
+
     # ------------------------------------------------------------ controls
 
     async def cancel(self, workflow_id: int, reason: str = "cancelled by request") -> None:
@@ -303,3 +350,11 @@ class Engine:
         """Pause everything, then cancel every queued and running task (records stay)."""
         await self.pause()
         self._worker.react(await self.store.cancel(now=self.clock.now(), reason=reason))
+
+
+def capacity_view(plan: CapacityPlan) -> dict[str, Any]:
+    """A capacity plan as flat JSON-able data."""
+    return {"throughput_per_s": plan.throughput_per_s, "drain_s": plan.drain_s,
+            "needed_concurrency": plan.needed_concurrency,
+            "needed_workers": plan.needed_workers, "utilisation": plan.utilisation,
+            "action": str(plan.scaling.action), "reason": plan.scaling.reason}

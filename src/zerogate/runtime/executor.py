@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib
+import resource
+import sys
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +18,7 @@ from zerogate.errors import InvalidConfig, TaskTimeout
 from zerogate.ports import Clock
 from zerogate.registry import TaskDef
 from zerogate.runtime.procpool import ProcessPool
+from zerogate.telemetry.collector import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +38,48 @@ def call_by_name(module: str, qualname: str, *args: Any, **kwargs: Any) -> Any:
     for part in qualname.split("."):
         target = getattr(target, part)
     return target(*args, **kwargs)
+
+
+def measured_call_by_name(module: str, qualname: str, *args: Any,
+                          **kwargs: Any) -> tuple[Any, float, int | None]:
+    """``call_by_name``, returning the call's CPU time and this process's peak memory.
+
+    The child runs one call at a time, so its CPU time is the call's. The kernel's
+    high-water mark is reset before the call where Linux allows it (clear_refs 5), so
+    the peak is the call's own; elsewhere it is the process's peak so far.
+    """
+    _reset_peak()
+    began = time.process_time()
+    result = call_by_name(module, qualname, *args, **kwargs)
+    return result, time.process_time() - began, _peak_bytes()
+
+
+def _reset_peak() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass  # not Linux, or not allowed: the peak is the process's so far
+
+
+def _peak_bytes() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes there, KiB on Linux
+
+
+def _thread_measured(call: Callable[[], Any], meter: list[Usage]) -> Any:
+    began = time.thread_time()
+    try:
+        return call()
+    finally:
+        meter.append((time.thread_time() - began, None))
 
 
 async def _timed(call: Awaitable[Any], timeout_s: float | None, clock: Clock) -> Any:
@@ -65,10 +111,13 @@ class Executor:
         self._process_slots = asyncio.Semaphore(processes)
 
     async def invoke(self, tdef: TaskDef, ctx: TaskContext | None, args: Mapping[str, Any],
-                     *, timeout_s: float | None, clock: Clock) -> Any:
+                     *, timeout_s: float | None, clock: Clock,
+                     meter: list[Usage] | None = None) -> Any:
         """Call the handler within ``timeout_s`` of getting a worker; raise TaskTimeout.
 
-        ``ctx`` is given to handlers that take one (else None).
+        ``ctx`` is given to handlers that take one (else None). Thread and process
+        attempts append their CPU time (and, in a process, peak memory) to ``meter``;
+        an attempt on the event loop shares its CPU with everything else: no reading.
         """
         lead = () if ctx is None else (ctx,)
         if tdef.run_in is RunIn.ASYNC:
@@ -76,12 +125,19 @@ class Executor:
         if tdef.run_in is RunIn.THREAD:
             async with self._thread_slots:
                 call = functools.partial(tdef.fn, *lead, **args)
+                if meter is not None:
+                    call = functools.partial(_thread_measured, call, meter)
                 return await _timed(self._in_thread(call), timeout_s, clock)
         fn = tdef.fn
         async with self._process_slots:
+            target = call_by_name if meter is None else measured_call_by_name
             run = self._process_pool().run(
-                call_by_name, (fn.__module__, fn.__qualname__, *lead), args)
-            return await _timed(run, timeout_s, clock)
+                target, (fn.__module__, fn.__qualname__, *lead), args)
+            if meter is None:
+                return await _timed(run, timeout_s, clock)
+            result, cpu_s, peak = await _timed(run, timeout_s, clock)
+            meter.append((cpu_s, peak))
+            return result
 
     async def _in_thread(self, call: Callable[[], Any]) -> Any:
         future = asyncio.get_running_loop().run_in_executor(self._thread_pool(), call)

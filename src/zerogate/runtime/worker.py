@@ -26,20 +26,24 @@ from zerogate.ports import Clock, EventSink, Store
 from zerogate.registry import Registry
 from zerogate.runtime.attempt import failure, run_attempt
 from zerogate.runtime.executor import Executor
+from zerogate.telemetry.collector import Usage
+from zerogate.telemetry.logs import ATTEMPT
 
 if TYPE_CHECKING:
     from zerogate.runtime.engine import EngineConfig
     from zerogate.runtime.governor import Governor
+    from zerogate.runtime.observer import Observer
 
 log = logging.getLogger("zerogate.engine")
 T = TypeVar("T")
+Ended = tuple[Outcome, Usage | None]  # an attempt's outcome and measured use
 LATENCY_WINDOW = 200  # attempts whose median duration feeds the adaptive limit
 
 
 @dataclass(frozen=True, slots=True)
 class _Running:
     claim: Claim
-    task: asyncio.Task[None]
+    task: asyncio.Task[Ended]
     is_thread: bool  # a thread cannot be interrupted: it keeps its lease until it returns
     started_at: float  # monotonic
 
@@ -50,9 +54,10 @@ class Worker:
     def __init__(self, *, owner: str, store: Store, registry: Registry, executor: Executor,
                  clock: Clock, config: EngineConfig, events: EventSink | None,
                  rng: random.Random, on_finished: Callable[[int], None],
-                 governor: Governor | None = None) -> None:
+                 governor: Governor | None = None, observer: Observer | None = None) -> None:
         self.owner, self.store, self.registry = owner, store, registry
-        self.governor = governor
+        self.governor, self.observer = governor, observer
+        self._collect = observer.collector.ended if observer is not None else None
         self._reserved_cpu, self._reserved_memory = 0.0, 0
         self._durations: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._evicting: dict[int, tuple[float, str]] = {}
@@ -82,6 +87,9 @@ class Worker:
                                   name="zerogate-governor")
                 group.create_task(self.governor.notifier.run(self._stop_loops),
                                   name="zerogate-alerts")
+            if self.observer is not None:
+                group.create_task(self.observer.run(self, self._stop_loops),
+                                  name="zerogate-telemetry")
             started.set()
 
     # ------------------------------------------------------------ stopping
@@ -121,6 +129,8 @@ class Worker:
             log.exception("event sink failed on %s of task %s", kind, task_id)
 
     def react(self, changes: Changes) -> None:
+        if self.observer is not None and changes.finished_workflows:
+            self.observer.workflows_finished(changes.finished_workflows)
         for workflow_id, state in changes.finished_workflows:
             self.emit("workflow", workflow_id, None, state.value)
             self._on_finished(workflow_id)
@@ -160,6 +170,10 @@ class Worker:
 
     def in_flight(self) -> int:
         return len(self.running)
+
+    def running_needs(self) -> list[tuple[str, int]]:
+        """Task type and declared memory of each running attempt."""
+        return [(r.claim.name, r.claim.need.memory) for r in self.running.values()]
 
     def reserved(self) -> Need:
         """Resources the running attempts declared."""
@@ -236,12 +250,16 @@ class Worker:
         except UnknownTask:
             return False
 
-    async def _execute(self, claim: Claim) -> None:
+    async def _execute(self, claim: Claim) -> Ended:
+        ATTEMPT.set(claim)  # log records of this attempt carry its ids
+        meter = None if self._collect is None else list[Usage]()
         outcome = await run_attempt(claim, registry=self.registry, executor=self.executor,
-                                    clock=self.clock, draw=self._rng.random)
+                                    clock=self.clock, draw=self._rng.random, meter=meter)
         self._record(outcome)
+        # ``_ended`` hands this to telemetry with the duration it measures anyway.
+        return outcome, meter[0] if meter else None
 
-    def _ended(self, claim: Claim, task: asyncio.Task[None]) -> None:
+    def _ended(self, claim: Claim, task: asyncio.Task[Ended]) -> None:
         r = self.running.get(claim.task_id)
         if r is not None and r.task is task:  # not a newer attempt of the same task
             del self.running[claim.task_id]
@@ -249,7 +267,11 @@ class Worker:
                 self._reserved_cpu -= claim.need.cpu
                 self._reserved_memory -= claim.need.memory
             if not task.cancelled():
-                self._durations.append(self.clock.monotonic() - r.started_at)
+                run_s = self.clock.monotonic() - r.started_at
+                self._durations.append(run_s)
+                if self._collect is not None and task.exception() is None:
+                    outcome, usage = task.result()
+                    self._collect(claim, outcome, run_s, usage)
         if task.cancelled():
             self._record_cancelled(claim)
         else:  # it finished before an eviction's cancel reached it: its outcome stands
