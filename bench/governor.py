@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -36,7 +35,7 @@ from bench import zg_work
 from bench.cases import Context, zg_row
 from bench.report import PEER, Check, Row, describe, verdict
 from bench.runner import TIMEOUT_S, BenchError, Series, _result, _tail
-from bench.stats import REPO, git_commit, machine_info, median, timestamp
+from bench.stats import REPO, append_result, median
 from zerogate.adapters.sampler import SystemSampler
 from zerogate.domain.resources import ResourceSnapshot
 from zerogate.runtime.governor import Governor, GovernorConfig
@@ -235,19 +234,12 @@ def table(figures: dict[str, dict[str, Any]], title: str) -> Table:
 def record(figures: dict[str, dict[str, Any]], size: int, repeat: int, quick: bool,
            out: Path) -> Path:
     verdicts = checks(figures)
-    commit = git_commit()
     line = {"case": "governor", "tasks": size, "repeat": repeat, "quick": quick,
             "target": TARGET, "status": verdict(list(verdicts.values())),
             "detail": "; ".join(f"{v}: {c.text} {'ok' if c.ok else 'MISSED'}"
                                 for v, c in verdicts.items()),
-            "variants": figures, "timestamp": timestamp(), "git_commit": commit["commit"],
-            "git_dirty": commit["dirty"], "machine": machine_info(),
-            "caveat": caveat(figures), "load_avg_1m_after": round(os.getloadavg()[0], 2)}
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "governor.jsonl"
-    with path.open("a") as f:
-        f.write(json.dumps(line) + "\n")
-    return path
+            "variants": figures, "caveat": caveat(figures)}
+    return append_result(out, "governor", line)
 
 
 def profile_all(size: int, out: Path, say: Say) -> list[Path]:

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import resource
 import sqlite3
@@ -47,7 +46,7 @@ from rich.table import Table
 import zerogate as zg
 from bench.report import MET, Check, describe, verdict
 from bench.runner import TIMEOUT_S, BenchError, _result, _tail
-from bench.stats import REPO, git_commit, machine_info, median, percentile, timestamp
+from bench.stats import REPO, append_result, median, percentile
 from zerogate.adapters.sqlite_ops import LIVE_STATEMENTS
 from zerogate.domain.bottlenecks import Finding, Severity, Tracked
 from zerogate.domain.records import NewWorkflow, RollupRow
@@ -418,22 +417,14 @@ def table(lat: dict[str, dict[str, Any]], title: str) -> Table:
 def record(args: argparse.Namespace, built: dict[str, Any], observed: dict[str, Any],
            lat: dict[str, dict[str, Any]], out: Path) -> Path:
     found = list(checks(lat).values())
-    commit = git_commit()
     line = {"case": "history", "tasks": args.tasks, "repeat": args.repeat,
             "report_repeat": args.report_repeat, "target_ms": TARGET_MS,
             "status": verdict(found), "detail": describe(found),
             "checks": [c._asdict() for c in found], "peer_ratio": round(peer_ratio(lat), 1),
             "latency": lat, "build": built,
             "engine": {k: observed[k] for k in ("start_s", "settle_s", "seen", "rss_mb",
-                                                "full_scans")},
-            "timestamp": timestamp(), "git_commit": commit["commit"],
-            "git_dirty": commit["dirty"], "machine": machine_info(),
-            "load_avg_1m_after": round(os.getloadavg()[0], 2)}
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "history.jsonl"
-    with path.open("a") as f:
-        f.write(json.dumps(line) + "\n")
-    return path
+                                                "full_scans")}}
+    return append_result(out, "history", line)
 
 
 # ---------------------------------------------------------------- command line

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import platform
@@ -75,3 +76,17 @@ def _version(dist: str) -> str:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
         return "not installed"
+
+
+def append_result(out: Path, name: str, fields: dict[str, object]) -> Path:
+    """Append ``fields`` with when, which commit, which machine and its load, as one
+    JSON line of ``out/<name>.jsonl``; returns the file."""
+    commit = git_commit()
+    line = {**fields, "timestamp": timestamp(), "git_commit": commit["commit"],
+            "git_dirty": commit["dirty"], "machine": machine_info(),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2)}
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.jsonl"
+    with path.open("a") as f:
+        f.write(json.dumps(line) + "\n")
+    return path

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -42,7 +41,7 @@ from bench import zg_work
 from bench.governor import Recording, governor_seen, governor_view, summary
 from bench.report import MET, MISSED
 from bench.runner import TIMEOUT_S, BenchError, Series, _result, _tail
-from bench.stats import REPO, git_commit, machine_info, median, timestamp
+from bench.stats import REPO, append_result, median
 from zerogate.runtime.governor import GovernorConfig
 from zerogate.runtime.observer import Observer, TelemetryConfig
 
@@ -225,18 +224,11 @@ def table(figures: dict[str, dict[str, Any]], title: str) -> Table:
 def record(figures: dict[str, dict[str, Any]], size: int, repeat: int, quick: bool,
            out: Path) -> Path:
     text, ok = check(figures)
-    commit = git_commit()
     line = {"case": "telemetry", "tasks": size, "repeat": repeat, "quick": quick,
             "target": TARGET, "judged": JUDGED, "status": MET if ok else MISSED,
             "detail": f"{JUDGED}: {text} {'ok' if ok else 'MISSED'}", "variants": figures,
-            "caveats": caveats(figures), "timestamp": timestamp(),
-            "git_commit": commit["commit"], "git_dirty": commit["dirty"],
-            "machine": machine_info(), "load_avg_1m_after": round(os.getloadavg()[0], 2)}
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "telemetry.jsonl"
-    with path.open("a") as f:
-        f.write(json.dumps(line) + "\n")
-    return path
+            "caveats": caveats(figures)}
+    return append_result(out, "telemetry", line)
 
 
 # ---------------------------------------------------------------- command line

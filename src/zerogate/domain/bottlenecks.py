@@ -17,24 +17,15 @@ threshold does not open and resolve every second. Pure: time comes in as ``now``
 
 from __future__ import annotations
 
-import enum
 import math
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from zerogate.domain.alerts import AlertLevel
 
-class Severity(enum.IntEnum):
-    """How much a bottleneck costs; the names match the alert levels."""
-
-    LOW = 1
-    MEDIUM = 2
-    HIGH = 3
-    CRITICAL = 4
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
+# How much a bottleneck costs: the same four levels as resource alerts.
+Severity = AlertLevel
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
