@@ -12,6 +12,8 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from zerogate.domain.records import (
+    ApiKeyRecord,
+    AuditEntry,
     Changes,
     ClaimBatch,
     ClaimRequest,
@@ -116,8 +118,86 @@ class Store(Protocol):
 
     async def running_counts(self) -> RunningCounts: ...
 
-    async def live_view(self, active_limit: int = 50) -> LiveView:
-        """Open work now, in time that grows with open work, never with history."""
+    async def live_view(self, active_limit: int = 50, tenant: str | None = None) -> LiveView:
+        """Open work now, in time that grows with open work, never with history.
+
+        With ``tenant``, every count and the active list cover that tenant's work only.
+        """
+        ...
+
+    async def open_tasks_by_tenant(self) -> dict[str, int]:
+        """Open tasks (pending, waiting, retrying, running) per tenant that has any.
+
+        For per-tenant queue quotas: read off open work only, so it stays cheap
+        however much finished history the store holds.
+        """
+        ...
+
+    async def list_workflows(self, *, tenant: str, state: str | None = None,
+                             name: str | None = None, before_id: int | None = None,
+                             limit: int = 50) -> list[WorkflowRecord]:
+        """The tenant's workflows, newest (highest id) first, at most ``limit``.
+
+        Pages by keyset: pass the last id seen as ``before_id`` for the next page, which
+        stays correct while new workflows arrive. Never reads other tenants' rows. A
+        ``limit`` below 1 gives no rows (never "no limit", as SQLite reads a negative one).
+        """
+        ...
+
+    async def list_task_page(self, *, tenant: str, workflow_id: int | None = None,
+                             state: str | None = None, name: str | None = None,
+                             before_id: int | None = None,
+                             limit: int = 50) -> list[TaskRecord]:
+        """The tenant's tasks, newest first, complete like ``get_task``'s; paged as
+        ``list_workflows``. A ``workflow_id`` of another tenant gives no rows."""
+        ...
+
+    async def retry_workflow(self, workflow_id: int, now: float) -> Changes:
+        """Run a failed or cancelled workflow again, keeping what completed.
+
+        Its failed, cancelled and skipped tasks start afresh (no failures, no error,
+        result or lease) but keep their attempt number: attempts are fencing tokens,
+        so a zombie of the earlier run can never finish the new one. The workflow
+        queues for admission again, as a new submission does, so the running-workflows
+        limit holds; its tasks whose dependencies are all completed are ready from
+        ``now`` and counted in ``became_ready``. Raises NotFound for an unknown id, and
+        InvalidTransition unless the workflow finished failed or cancelled.
+        """
+        ...
+
+    async def save_key(self, key: ApiKeyRecord) -> None:
+        """Store a new API key; InvalidInput if its ``key_id`` is taken."""
+        ...
+
+    async def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        """The key with that id, revoked or expired ones included; None if unknown."""
+        ...
+
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        """Every key, ordered by ``created_at`` then ``key_id``."""
+        ...
+
+    async def revoke_key(self, key_id: str, now: float) -> ApiKeyRecord:
+        """Mark the key revoked at ``now`` and return it; a key revoked already keeps
+        its first time (the record of when access ended must not move). NotFound if
+        unknown."""
+        ...
+
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Append entries, all or none. The store numbers them (``entry_id``, ascending,
+        never reused even after a prune), ignoring the ids they carry."""
+        ...
+
+    async def load_audit(self, *, limit: int = 100, before_id: int | None = None,
+                         tenant: str | None = None,
+                         action: str | None = None) -> list[AuditEntry]:
+        """Entries newest first, at most ``limit``, with ``entry_id < before_id`` when
+        given (keyset paging). ``tenant`` matches exactly; ``action`` is a prefix, so
+        "auth." matches "auth.failed"."""
+        ...
+
+    async def prune_audit(self, before: float) -> int:
+        """Delete entries whose ``at`` is before ``before``; count them."""
         ...
 
     async def save_rollups(self, rows: Sequence[RollupRow]) -> None:

@@ -138,6 +138,17 @@ async def test_tenant_and_workflow_limits(store: Store) -> None:
     assert len(await claim(store, limits=Limits(per_workflow=2))) == 2
 
 
+async def test_a_tenants_own_limit_overrides_the_default(store: Store) -> None:
+    await store.submit([workflow(*(task(f"a{i}") for i in range(4)), tenant="small"),
+                        workflow(*(task(f"b{i}") for i in range(4)), tenant="big")], NOW)
+    limits = Limits(per_tenant=3, tenant_limits={"small": 1})
+    got = await claim(store, limits=limits)
+    assert len(got) == 4  # one of "small" (its quota), three of "big" (the default)
+    assert await claim(store, limits=limits) == []
+    tenants = [(await store.get_task(t)).tenant for t in got]
+    assert sorted(tenants) == ["big", "big", "big", "small"]
+
+
 async def test_running_workflow_limit_queues_whole_workflows(store: Store) -> None:
     subs = await store.submit([workflow(task("a"), task("b")) for _ in range(3)], NOW)
     limits = Limits(max_running_workflows=1)

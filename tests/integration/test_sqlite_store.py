@@ -139,15 +139,16 @@ async def test_a_schema_2_store_gains_telemetry_and_the_pending_index(tmp_path: 
     [sub] = await store.submit([one_task_workflow()], 1.0)
     await store.close()
     with sqlite3.connect(db) as conn:  # take the file back to what schema 2 looked like
+        drop_schema_4(conn)
         conn.execute("DROP TABLE telemetry")
         conn.execute("DROP INDEX tasks_pending")
         conn.execute("PRAGMA user_version = 2")
     conn.close()
     conn = sqlite3.connect(db, isolation_level=None)
-    _migrate(conn)  # the step alone, without the schema script that runs after it
+    _migrate(conn)  # the steps alone, without the schema script that runs after them
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert {"telemetry", "tasks_pending"} <= names
-    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     conn.execute("PRAGMA user_version = 2")  # and once more through the store itself
     conn.close()
     again = SqliteStore(db)
@@ -159,6 +160,60 @@ async def test_a_schema_2_store_gains_telemetry_and_the_pending_index(tmp_path: 
     assert (await again.live_view()).tasks["pending"] == 1
     assert (await again.get_task(sub.task_ids["a"])).name == "t"
     await again.close()
+
+
+SCHEMA_4 = {"api_keys", "audit", "audit_at", "audit_tenant", "workflows_tenant", "tasks_tenant"}
+
+
+def drop_schema_4(conn: sqlite3.Connection) -> None:
+    """Take a file back to schema 3: without the API's tables and the tenant indexes."""
+    for name in ("workflows_tenant", "tasks_tenant"):
+        conn.execute(f"DROP INDEX {name}")
+    conn.execute("DROP TABLE audit")  # its indexes go with it
+    conn.execute("DROP TABLE api_keys")
+    conn.execute("PRAGMA user_version = 3")
+
+
+async def test_a_schema_3_store_gains_keys_audit_and_tenant_indexes(tmp_path: Path) -> None:
+    from zerogate.adapters.sqlite_store import _migrate
+    from zerogate.domain.records import ApiKeyRecord, AuditEntry, RollupRow
+
+    db = tmp_path / "v3.db"
+    store = SqliteStore(db)
+    await store.open()
+    [sub] = await store.submit([one_task_workflow("k")], 1.0)
+    rollup = RollupRow(resolution="hour", bucket=0.0, kind="task", name="t", owner="o",
+                       data="{}")
+    await store.save_rollups([rollup])
+    await store.close()
+    with sqlite3.connect(db) as conn:
+        drop_schema_4(conn)
+        assert not SCHEMA_4 & {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    conn = sqlite3.connect(db, isolation_level=None)
+    _migrate(conn)  # step 4 alone, without the schema script that runs after it
+    assert {r[0] for r in conn.execute("SELECT name FROM sqlite_master")} >= SCHEMA_4
+    assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+    conn.execute("PRAGMA user_version = 3")  # and once more through the store itself
+    conn.close()
+    again = SqliteStore(db)
+    await again.open()
+    assert (await again.get_task(sub.task_ids["a"])).name == "t"
+    [replay] = await again.submit([one_task_workflow("k")], 2.0)
+    assert (replay.workflow_id, replay.is_new) == (sub.workflow_id, False)
+    assert await again.load_rollups("hour", since=0) == [rollup]
+    assert [w.workflow_id for w in await again.list_workflows(tenant="default")] == [
+        sub.workflow_id]
+    key = ApiKeyRecord(key_id="zg_1", secret_hash="ab", tenant="default", role="admin",
+                       name="ci", created_at=3.0)
+    await again.save_key(key)
+    await again.append_audit([AuditEntry(at=3.0, action="keys.create", outcome="ok")])
+    assert await again.find_key("zg_1") == key
+    assert [e.action for e in await again.load_audit()] == ["keys.create"]
+    await again.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    conn.close()
 
 
 def test_the_live_view_reads_no_finished_history() -> None:
@@ -174,9 +229,16 @@ def test_the_live_view_reads_no_finished_history() -> None:
     ran: list[str] = []
     db.set_trace_callback(ran.append)  # the statements as run, parameters bound
     view = ops.live_view(db, 10)
-    db.set_trace_callback(None)
     assert view.tasks == {"pending": 0, "waiting": 1, "retrying": 0, "running": 1}
     assert len(view.active) == 2 and len(ran) == len(ops.LIVE_STATEMENTS)
+    mark = len(ran)
+    mine = ops.live_view(db, 10, "default")  # one tenant's view reads the same open rows
+    assert mine == view and len(ran) - mark == len(ops.LIVE_TENANT_STATEMENTS)
+    assert ops.live_view(db, 10, "nobody").active == []
+    mark = len(ran)
+    assert ops.open_tasks_by_tenant(db) == {"default": 2}  # read off the same indexes
+    assert len(ran) - mark == len(ops.OPEN_BY_TENANT)
+    db.set_trace_callback(None)
     plans = {sql: [r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}")] for sql in ran}
     db.close()
     for sql, plan in plans.items():

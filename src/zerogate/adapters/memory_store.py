@@ -22,12 +22,15 @@ from zerogate.adapters.memory_tables import (
     check_batch,
     close_workflows,
     live_view,
+    newest_first,
     task_record,
     workflow_record,
 )
 from zerogate.domain.admission import Admission, Budget
 from zerogate.domain.model import FailurePolicy, Limits, TaskState, check_scope
 from zerogate.domain.records import (
+    ApiKeyRecord,
+    AuditEntry,
     Changes,
     ClaimBatch,
     ClaimRequest,
@@ -39,6 +42,7 @@ from zerogate.domain.records import (
     TaskRecord,
     WorkflowRecord,
     check_outcomes,
+    check_retry,
 )
 from zerogate.domain.retry import RetryDecision, RetryPolicy
 from zerogate.domain.scheduling import (
@@ -50,7 +54,7 @@ from zerogate.domain.scheduling import (
     note_full,
     reserve,
 )
-from zerogate.errors import NotFound, StoreUnavailable
+from zerogate.errors import InvalidInput, NotFound, StoreUnavailable
 from zerogate.ports import GLOBAL
 
 P = ParamSpec("P")
@@ -223,6 +227,15 @@ class MemoryStore:
         return ch
 
     @_suspends
+    async def retry_workflow(self, workflow_id: int, now: float) -> Changes:
+        tb = self._t()
+        w = tb.workflows.get(workflow_id)
+        if w is None:
+            raise NotFound(f"no workflow with id {workflow_id}")
+        check_retry(workflow_id, w.state)
+        return Changes(became_ready=tb.retry(w, float(now)))
+
+    @_suspends
     async def set_paused(self, scope: str, is_paused: bool, now: float) -> None:
         scope = check_scope(scope)
         paused = self._t().paused
@@ -266,8 +279,92 @@ class MemoryStore:
         return self._t().counts.copy()
 
     @_suspends
-    async def live_view(self, active_limit: int = 50) -> LiveView:
-        return live_view(self._t(), active_limit)
+    async def live_view(self, active_limit: int = 50, tenant: str | None = None) -> LiveView:
+        return live_view(self._t(), active_limit, tenant)
+
+    @_suspends
+    async def open_tasks_by_tenant(self) -> dict[str, int]:
+        return dict(sorted(self._t().open_by_tenant.items()))
+
+    @_suspends
+    async def list_workflows(self, *, tenant: str, state: str | None = None,
+                             name: str | None = None, before_id: int | None = None,
+                             limit: int = 50) -> list[WorkflowRecord]:
+        rows = self._t().tenant_workflows.get(tenant, [])
+        page = newest_first(rows, lambda w: w.id, before_id, limit,
+                            lambda w: (state is None or w.state == state)
+                            and (name is None or w.name == name))
+        return [workflow_record(w) for w in page]
+
+    @_suspends
+    async def list_task_page(self, *, tenant: str, workflow_id: int | None = None,
+                             state: str | None = None, name: str | None = None,
+                             before_id: int | None = None,
+                             limit: int = 50) -> list[TaskRecord]:
+        tb = self._t()
+        rows: list[TaskRow]
+        if workflow_id is None:
+            rows = tb.tenant_tasks.get(tenant, [])
+        else:  # as SQLite, through the workflow's own tasks; another tenant's gives none
+            w = tb.workflows.get(workflow_id)
+            rows = w.tasks if w is not None and w.tenant == tenant else []
+        page = newest_first(rows, lambda t: t.id, before_id, limit,
+                            lambda t: (state is None or t.state == state)
+                            and (name is None or t.name == name))
+        return [task_record(t) for t in page]
+
+    # ------------------------------------------------------------ API keys and audit
+
+    @_suspends
+    async def save_key(self, key: ApiKeyRecord) -> None:
+        keys = self._t().keys
+        if key.key_id in keys:
+            raise InvalidInput(f"a key with id {key.key_id!r} exists")
+        keys[key.key_id] = replace(  # REAL columns give times back as floats
+            key, created_at=float(key.created_at), expires_at=_real(key.expires_at),
+            revoked_at=_real(key.revoked_at))
+
+    @_suspends
+    async def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        return self._t().keys.get(key_id)
+
+    @_suspends
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        return sorted(self._t().keys.values(), key=lambda k: (k.created_at, k.key_id))
+
+    @_suspends
+    async def revoke_key(self, key_id: str, now: float) -> ApiKeyRecord:
+        keys = self._t().keys
+        key = keys.get(key_id)
+        if key is None:
+            raise NotFound(f"no key with id {key_id!r}")
+        if key.revoked_at is None:
+            key = keys[key_id] = replace(key, revoked_at=float(now))
+        return key
+
+    @_suspends
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        tb = self._t()
+        first = tb.next_audit
+        tb.audit += [replace(e, entry_id=first + i, at=float(e.at))
+                     for i, e in enumerate(entries)]
+        tb.next_audit = first + len(entries)
+
+    @_suspends
+    async def load_audit(self, *, limit: int = 100, before_id: int | None = None,
+                         tenant: str | None = None,
+                         action: str | None = None) -> list[AuditEntry]:
+        return newest_first(self._t().audit, lambda e: e.entry_id, before_id, limit,
+                            lambda e: (tenant is None or e.tenant == tenant)
+                            and (action is None or e.action.startswith(action)))
+
+    @_suspends
+    async def prune_audit(self, before: float) -> int:
+        tb = self._t()
+        kept = [e for e in tb.audit if not e.at < before]
+        pruned = len(tb.audit) - len(kept)
+        tb.audit = kept
+        return pruned
 
     # ------------------------------------------------------------ telemetry rollups
 
@@ -451,6 +548,10 @@ def _lease_end(t: TaskRow) -> float:
 def _lease_order(t: TaskRow) -> tuple[str, float, int]:
     # SQLite reads expired leases through its (owner, lease_until) index.
     return (t.owner or "", _lease_end(t), t.id)
+
+
+def _real(value: float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def _ready_at(t: TaskRow) -> float:

@@ -10,8 +10,9 @@ they start and stop, so limits cost O(1) per task.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter, deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from heapq import heappop, heappush
 from itertools import islice
 from typing import TypeVar, cast
@@ -19,7 +20,10 @@ from typing import TypeVar, cast
 from zerogate.domain.lifecycle import check_move
 from zerogate.domain.model import TERMINAL_TASK_STATES, FailurePolicy, TaskState, WorkflowState
 from zerogate.domain.records import (
+    RERUN_STATES,
     ActiveWorkflow,
+    ApiKeyRecord,
+    AuditEntry,
     Changes,
     Claim,
     LiveView,
@@ -36,7 +40,9 @@ from zerogate.domain.scheduling import RunningCounts
 
 S = TaskState
 K = TypeVar("K", bound=Hashable)
+R = TypeVar("R")
 OPEN_STATES = frozenset({S.PENDING, S.WAITING, S.RUNNING, S.RETRYING})
+LIVE_STATES = (S.PENDING, S.WAITING, S.RETRYING, S.RUNNING)  # the live view's order
 ADMIT_CHUNK = 1000  # as the SQLite store: workflows admitted per claim when unlimited
 
 RollupKey = tuple[str, str, float, str, str]  # resolution, kind, bucket, name, owner
@@ -147,6 +153,13 @@ class Tables:
         self.open_workflows: dict[int, WorkflowRow] = {}
         self.paused: set[str] = set()
         self.rollups: dict[RollupKey, RollupRow] = {}
+        # Each tenant's rows in id order, so its pages never walk other tenants' rows.
+        self.tenant_workflows: dict[str, list[WorkflowRow]] = {}
+        self.tenant_tasks: dict[str, list[TaskRow]] = {}
+        self.open_by_tenant: Counter[str] = Counter()  # open tasks, for per-tenant quotas
+        self.keys: dict[str, ApiKeyRecord] = {}
+        self.audit: list[AuditEntry] = []  # in entry_id order
+        self.next_audit = 1  # never goes back, as SQLite's AUTOINCREMENT
 
     # ------------------------------------------------------------ submit
 
@@ -163,6 +176,9 @@ class Tables:
             if t.deps:
                 _link(row, [rows[i - first] for i in sorted(ids[d] for d in t.deps)])
         self.states[S.PENDING] += len(rows)
+        self.open_by_tenant[w.tenant] += len(rows)
+        self.tenant_tasks.setdefault(w.tenant, []).extend(rows)
+        self.tenant_workflows.setdefault(w.tenant, []).append(w)
         self.workflows[w.id] = self.open_workflows[w.id] = w
         if w.idempotency_key is not None:
             self.by_key[w.idempotency_key] = w
@@ -195,6 +211,7 @@ class Tables:
             self._start_running(t)
         if state in TERMINAL_TASK_STATES:
             del self.open[t.id]
+            bump(self.open_by_tenant, t.tenant, -1)
         t.state = state
         t.entry = t.due_entry = None  # any queued entry of the old state is stale now
 
@@ -270,6 +287,49 @@ class Tables:
         del self.open_workflows[w.id]
         w.state = state
         w.finished_at = now
+
+    def retry(self, w: WorkflowRow, now: float) -> int:
+        """Run a finished workflow's failed, cancelled and skipped tasks again.
+
+        Not a lifecycle move (a final state has none) but a new run of those tasks, so
+        every index is set here by hand. Attempt numbers stay: they fence out zombies
+        of the earlier run. The workflow queues for admission as a new one does, and
+        its tasks become waiting then. Returns how many are ready from ``now``.
+        """
+        rerun = [t for t in w.tasks if t.state in RERUN_STATES]
+        states, open_tasks = self.states, self.open
+        for t in rerun:
+            states[t.state] -= 1
+            t.state = S.PENDING
+            t.failures = 0
+            t.eff = t.priority  # it waits afresh, so it ages afresh
+            t.result = t.error = t.traceback = t.owner = None
+            t.lease_until = t.not_before = t.ready_at = t.started_at = t.finished_at = None
+            open_tasks[t.id] = t
+        states[S.PENDING] += len(rerun)
+        self.open_by_tenant[w.tenant] += len(rerun)
+        _restore_id_order(open_tasks)
+        ready = 0
+        # Every task of ``w`` is completed or reset now, and a completed task never
+        # depends on one that did not complete: the reset ones wait for reset ones only.
+        for t in rerun:
+            t.deps_left = sum(p.state is not S.COMPLETED for p in t.parents)
+            if t.deps_left == 0:
+                t.ready_at = now
+                ready += 1
+        w.state = WorkflowState.PENDING
+        w.open_tasks = len(rerun)
+        w.failed = w.cancelled = 0
+        w.started_at = w.finished_at = None
+        self.open_workflows[w.id] = w
+        _restore_id_order(self.open_workflows)
+        queue = self.pending.get(w.priority)
+        if queue is None:
+            queue = self.pending[w.priority] = deque()
+        # In id order, as SQLite admits; cancelled while it waited, it may be queued still.
+        if not any(q is w for q in queue):
+            queue.insert(next((i for i, q in enumerate(queue) if q.id > w.id), len(queue)), w)
+        return ready
 
     # ------------------------------------------------------------ queues
 
@@ -365,6 +425,29 @@ class Tables:
                 self.push_ready(t)
 
 
+def _restore_id_order(rows: dict[int, R]) -> None:
+    """Sort ``rows`` back into id order in place, after ids re-entered at the end."""
+    ids = list(rows)
+    if ids != sorted(ids):
+        ordered = sorted(rows.items())
+        rows.clear()
+        rows.update(ordered)
+
+
+def newest_first(rows: Sequence[R], ident: Callable[[R], int], before_id: int | None,
+                 limit: int, keep: Callable[[R], bool]) -> list[R]:
+    """A keyset page of ``rows`` (in ``ident`` order): up to ``limit`` kept rows with ids
+    below ``before_id``, highest id first. Costs the rows walked, not all of them."""
+    end = len(rows) if before_id is None else bisect_left(rows, before_id, key=ident)
+    page: list[R] = []
+    for i in range(end - 1, -1, -1):
+        if len(page) >= limit:
+            break
+        if keep(rows[i]):
+            page.append(rows[i])
+    return page
+
+
 def _link(row: TaskRow, parents: list[TaskRow]) -> None:
     row.parents = parents
     row.deps_left = len(parents)
@@ -456,20 +539,37 @@ def task_record(t: TaskRow) -> TaskRecord:
 # ---------------------------------------------------------------- live view
 
 
-def live_view(tb: Tables, active_limit: int) -> LiveView:
-    """Open work read off the indexes: counters, the queues, and the open workflows."""
-    states = tb.states
+def live_view(tb: Tables, active_limit: int, tenant: str | None = None) -> LiveView:
+    """Open work read off the indexes: counters, the queues, and the open workflows.
+
+    A tenant's view filters the same open rows, as the SQLite store does.
+    """
     queued = tb.queued()
-    running = tb.running_workflows
+    open_workflows: Iterable[WorkflowRow] = tb.open_workflows.values()
+    if tenant is None:
+        states = tb.states
+        running = tb.running_workflows
+        tasks = {s.value: states[s] for s in LIVE_STATES}
+        workflows = {"pending": len(tb.open_workflows) - running, "running": running}
+        running_by_key = dict(sorted(tb.counts.by_key.items()))
+    else:
+        queued = [t for t in queued if t.tenant == tenant]
+        mine = Counter(t.state for t in tb.open.values() if t.tenant == tenant)
+        tasks = {s.value: mine[s] for s in LIVE_STATES}
+        open_workflows = [w for w in open_workflows if w.tenant == tenant]
+        by_state = Counter(w.state for w in open_workflows)
+        workflows = {"pending": by_state[WorkflowState.PENDING],
+                     "running": by_state[WorkflowState.RUNNING]}
+        running_by_key = _sorted_counts(t.key for t in tb.running.values()
+                                        if t.tenant == tenant and t.key is not None)
     return LiveView(
-        tasks={s.value: states[s] for s in (S.PENDING, S.WAITING, S.RETRYING, S.RUNNING)},
-        workflows={"pending": len(tb.open_workflows) - running, "running": running},
+        tasks=tasks, workflows=workflows,
         ready_by_priority=_sorted_counts(t.priority for t in queued),
         ready_by_name=_sorted_counts(t.name for t in queued),
         ready_by_key=_sorted_counts(t.key for t in queued if t.key is not None),
-        running_by_key=dict(sorted(tb.counts.by_key.items())),
+        running_by_key=running_by_key,
         oldest_ready_at=min((t.ready_at for t in queued if t.ready_at is not None), default=None),
-        active=[_active(w) for w in islice(tb.open_workflows.values(), max(active_limit, 0))])
+        active=[_active(w) for w in islice(open_workflows, max(active_limit, 0))])
 
 
 def _sorted_counts(values: Iterable[K]) -> dict[K, int]:

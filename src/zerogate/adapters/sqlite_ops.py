@@ -13,10 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from zerogate.adapters.sqlite_schema import TASK_COLUMNS, WORKFLOW_COLUMNS
 from zerogate.domain.admission import NO_NEED, Admission, Budget, Need
 from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState
 from zerogate.domain.records import (
     ActiveWorkflow,
+    ApiKeyRecord,
+    AuditEntry,
     Changes,
     Claim,
     ClaimBatch,
@@ -26,8 +29,11 @@ from zerogate.domain.records import (
     Outcome,
     RollupRow,
     Submitted,
+    TaskRecord,
+    WorkflowRecord,
     check_new_workflow,
     check_outcomes,
+    check_retry,
     final_workflow_state,
 )
 from zerogate.domain.retry import RetryPolicy
@@ -40,6 +46,7 @@ from zerogate.domain.scheduling import (
     needs_counts,
     select_startable,
 )
+from zerogate.errors import InvalidInput, NotFound
 
 READY = "state IN ('waiting', 'retrying')"
 OPEN = "state IN ('pending', 'waiting', 'running', 'retrying')"
@@ -484,42 +491,66 @@ def expire_waits(db: sqlite3.Connection, feature: str, ready_before: float, erro
 # workflows, so the view never reads finished history. Named, not left to the planner:
 # left to itself SQLite reads pending workflows in rowid order to skip a sort, walking
 # every finished workflow first, and statistics could tempt it into other full scans.
-LIVE_PENDING = "SELECT count(*) FROM tasks INDEXED BY tasks_pending WHERE state = 'pending'"
-# Grouped in SQL: one pass over the ready rows, and Python sees groups, not rows.
-LIVE_READY = (
-    "SELECT state, priority, name, key, count(*), min(ready_at) FROM tasks INDEXED BY tasks_ready"
-    f" WHERE {READY} GROUP BY state, priority, name, key"
-)
-LIVE_RUNNING = (
-    "SELECT key, count(*) FROM tasks INDEXED BY tasks_running WHERE state = 'running'"
-    " GROUP BY key"
-)
+# A tenant's view filters the same open rows: it costs all open work, never history.
 WORKFLOW_STATES = ("pending", "running")  # literals: a bound state would miss the index
-LIVE_WORKFLOW_COUNT = {
-    state: f"SELECT count(*) FROM workflows INDEXED BY workflows_{state} WHERE state = '{state}'"
-    for state in WORKFLOW_STATES
-}
-LIVE_WORKFLOWS = {
-    state: "SELECT id, name, tenant, state, priority, open_tasks, created_at FROM workflows"
-           f" INDEXED BY workflows_{state} WHERE state = '{state}' ORDER BY id LIMIT ?"
-    for state in WORKFLOW_STATES
-}
-LIVE_TOTALS = (
-    "SELECT workflow_id, count(*) FROM tasks INDEXED BY tasks_workflow"
-    " WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id"
-)
-LIVE_STATEMENTS = (LIVE_PENDING, LIVE_READY, LIVE_RUNNING, *LIVE_WORKFLOW_COUNT.values(),
-                   *LIVE_WORKFLOWS.values(), LIVE_TOTALS)
 
 
-def live_view(db: sqlite3.Connection, active_limit: int) -> LiveView:
+@dataclass(frozen=True)
+class LiveQueries:
+    """The live view's statements for one scope: everything, or one tenant."""
+
+    pending: str
+    ready: str  # grouped in SQL: one pass over the ready rows, Python sees groups
+    running: str
+    workflow_count: dict[str, str]
+    workflows: dict[str, str]
+    totals: str
+
+    @classmethod
+    def scoped(cls, scope: str) -> LiveQueries:
+        """``scope`` is an extra condition on the rows read ("" or a bound tenant)."""
+        return cls(
+            pending="SELECT count(*) FROM tasks INDEXED BY tasks_pending"
+                    f" WHERE state = 'pending'{scope}",
+            ready="SELECT state, priority, name, key, count(*), min(ready_at) FROM tasks"
+                  f" INDEXED BY tasks_ready WHERE {READY}{scope} GROUP BY state, priority,"
+                  " name, key",
+            running="SELECT key, count(*) FROM tasks INDEXED BY tasks_running"
+                    f" WHERE state = 'running'{scope} GROUP BY key",
+            workflow_count={
+                state: f"SELECT count(*) FROM workflows INDEXED BY workflows_{state}"
+                       f" WHERE state = '{state}'{scope}"
+                for state in WORKFLOW_STATES},
+            workflows={
+                state: "SELECT id, name, tenant, state, priority, open_tasks, created_at"
+                       f" FROM workflows INDEXED BY workflows_{state}"
+                       f" WHERE state = '{state}'{scope} ORDER BY id LIMIT ?"
+                for state in WORKFLOW_STATES},
+            totals="SELECT workflow_id, count(*) FROM tasks INDEXED BY tasks_workflow"
+                   " WHERE workflow_id IN (SELECT value FROM json_each(?)) GROUP BY workflow_id",
+        )
+
+    @property
+    def statements(self) -> tuple[str, ...]:
+        return (self.pending, self.ready, self.running, *self.workflow_count.values(),
+                *self.workflows.values(), self.totals)
+
+
+LIVE = LiveQueries.scoped("")
+LIVE_TENANT = LiveQueries.scoped(" AND tenant = ?")
+LIVE_STATEMENTS = LIVE.statements
+LIVE_TENANT_STATEMENTS = LIVE_TENANT.statements
+
+
+def live_view(db: sqlite3.Connection, active_limit: int, tenant: str | None = None) -> LiveView:
+    q, scope = (LIVE, ()) if tenant is None else (LIVE_TENANT, (tenant,))
     tasks = dict.fromkeys(("pending", "waiting", "retrying", "running"), 0)
-    (tasks["pending"],) = db.execute(LIVE_PENDING).fetchone()
+    (tasks["pending"],) = db.execute(q.pending, scope).fetchone()
     by_priority: Counter[int] = Counter()
     by_name: Counter[str] = Counter()
     by_key: Counter[str] = Counter()
     firsts = []
-    for state, priority, name, key, n, first in db.execute(LIVE_READY):
+    for state, priority, name, key, n, first in db.execute(q.ready, scope):
         tasks[state] += n
         by_priority[priority] += n
         by_name[name] += n
@@ -528,17 +559,17 @@ def live_view(db: sqlite3.Connection, active_limit: int) -> LiveView:
         if first is not None:
             firsts.append(first)
     running_by_key: Counter[str] = Counter()
-    for key, n in db.execute(LIVE_RUNNING):
+    for key, n in db.execute(q.running, scope):
         tasks["running"] += n
         if key is not None:
             running_by_key[key] += n
-    workflows = {state: db.execute(sql).fetchone()[0]
-                 for state, sql in LIVE_WORKFLOW_COUNT.items()}
+    workflows = {state: db.execute(sql, scope).fetchone()[0]
+                 for state, sql in q.workflow_count.items()}
     return LiveView(
         tasks=tasks, workflows=workflows, ready_by_priority=_sorted_counts(by_priority),
         ready_by_name=_sorted_counts(by_name), ready_by_key=_sorted_counts(by_key),
         running_by_key=_sorted_counts(running_by_key), oldest_ready_at=min(firsts, default=None),
-        active=_active(db, active_limit))
+        active=_active(db, q, scope, active_limit))
 
 
 def _sorted_counts(counts: Counter[K]) -> dict[K, int]:
@@ -546,17 +577,208 @@ def _sorted_counts(counts: Counter[K]) -> dict[K, int]:
     return dict(sorted(counts.items()))
 
 
-def _active(db: sqlite3.Connection, limit: int) -> list[ActiveWorkflow]:
+def _active(db: sqlite3.Connection, q: LiveQueries, scope: tuple[str, ...],
+            limit: int) -> list[ActiveWorkflow]:
     """The first ``limit`` open workflows by id: the first ``limit`` of each state, merged."""
     if limit <= 0:
         return []
-    rows = [r for sql in LIVE_WORKFLOWS.values() for r in db.execute(sql, (limit,))]
+    rows = [r for sql in q.workflows.values() for r in db.execute(sql, (*scope, limit))]
     rows = sorted(rows, key=lambda r: r[0])[:limit]
-    totals = dict(db.execute(LIVE_TOTALS, (ids_json(r[0] for r in rows),)).fetchall())
+    totals = dict(db.execute(q.totals, (ids_json(r[0] for r in rows),)).fetchall())
     return [ActiveWorkflow(workflow_id=wid, name=name, tenant=tenant, state=WorkflowState(state),
                            priority=priority, open_tasks=open_tasks, total_tasks=totals[wid],
                            created_at=created_at)
             for wid, name, tenant, state, priority, open_tasks, created_at in rows]
+
+
+# Open tasks per tenant, off the same partial indexes as the live view: one grouped pass
+# over each kind of open row.
+OPEN_BY_TENANT = tuple(
+    f"SELECT tenant, count(*) FROM tasks INDEXED BY {index} WHERE {where} GROUP BY tenant"
+    for index, where in (("tasks_pending", "state = 'pending'"), ("tasks_ready", READY),
+                         ("tasks_running", "state = 'running'")))
+
+
+def open_tasks_by_tenant(db: sqlite3.Connection) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for sql in OPEN_BY_TENANT:
+        for tenant, n in db.execute(sql):
+            counts[tenant] += n
+    return _sorted_counts(counts)
+
+
+# ---------------------------------------------------------------- records and pages
+
+
+def workflow_record(r: tuple[Any, ...]) -> WorkflowRecord:
+    """A row of WORKFLOW_COLUMNS as a record."""
+    return WorkflowRecord(
+        workflow_id=r[0], name=r[1], tenant=r[2], state=WorkflowState(r[3]), priority=r[4],
+        failure_policy=FailurePolicy(r[5]), idempotency_key=r[6], open_tasks=r[7],
+        created_at=r[8], finished_at=r[9])
+
+
+def task_records(db: sqlite3.Connection, where: str, args: Sequence[object],
+                 index: str = "", tail: str = "ORDER BY t.id") -> list[TaskRecord]:
+    """Tasks matching ``where``, complete with the local ids of their dependencies.
+
+    ``index`` names the index to read through (the pages must not wander into other
+    tenants' rows); ``tail`` orders and limits, its parameters last in ``args``.
+    """
+    indexed = f" INDEXED BY {index}" if index else ""
+    rows = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks t{indexed} WHERE {where} {tail}",
+                      args).fetchall()
+    deps: dict[int, list[str]] = {}
+    for child, local_id in db.execute(
+            "SELECT e.child, p.local_id FROM edges e JOIN tasks p ON p.id = e.parent"
+            " WHERE e.child IN (SELECT value FROM json_each(?)) ORDER BY p.id",
+            (ids_json(r[0] for r in rows),)):
+        deps.setdefault(child, []).append(local_id)
+    return [_task_record(r, tuple(deps.get(r[0], ()))) for r in rows]
+
+
+def _task_record(r: tuple[Any, ...], deps: tuple[str, ...]) -> TaskRecord:
+    return TaskRecord(
+        task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], state=TaskState(r[4]),
+        priority=r[5], effective_priority=r[6], rank=r[7], tenant=r[8], key=r[9], deps=deps,
+        attempt=r[10], failures=r[11], owner=r[12], lease_until=r[13], not_before=r[14],
+        result_json=r[15], error=r[16], traceback=r[17], created_at=r[18], ready_at=r[19],
+        started_at=r[20], finished_at=r[21], feature=r[22], need=Need(r[23], r[24]))
+
+
+def _page(equal: Sequence[tuple[str, object]], id_column: str, before_id: int | None,
+          limit: int) -> tuple[str, list[object]]:
+    """A keyset page's WHERE (columns given equal, ids below ``before_id``) and arguments,
+    the limit last. Only the filters given become clauses, so the index stays usable."""
+    clauses, args = [], []
+    for column, value in equal:
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            args.append(value)
+    if before_id is not None:
+        clauses.append(f"{id_column} < ?")
+        args.append(before_id)
+    args.append(max(limit, 0))  # SQLite reads a negative LIMIT as none at all
+    return " AND ".join(clauses), args
+
+
+def list_workflows(db: sqlite3.Connection, tenant: str, state: str | None, name: str | None,
+                   before_id: int | None, limit: int) -> list[WorkflowRecord]:
+    where, args = _page([("tenant", tenant), ("state", state), ("name", name)], "id",
+                        before_id, limit)
+    return [workflow_record(r) for r in db.execute(
+        f"SELECT {WORKFLOW_COLUMNS} FROM workflows INDEXED BY workflows_tenant WHERE {where}"
+        " ORDER BY id DESC LIMIT ?", args)]
+
+
+def list_task_page(db: sqlite3.Connection, tenant: str, workflow_id: int | None,
+                   state: str | None, name: str | None, before_id: int | None,
+                   limit: int) -> list[TaskRecord]:
+    where, args = _page([("t.tenant", tenant), ("t.workflow_id", workflow_id),
+                         ("t.state", state), ("t.name", name)], "t.id", before_id, limit)
+    # One workflow's tasks are few: read them through its index, not the whole tenant's.
+    index = "tasks_tenant" if workflow_id is None else "tasks_workflow"
+    return task_records(db, where, args, index, "ORDER BY t.id DESC LIMIT ?")
+
+
+# ---------------------------------------------------------------- retry
+
+
+def retry_workflow(db: sqlite3.Connection, workflow_id: int, now: float) -> Changes:
+    """Reset the failed, cancelled and skipped tasks of a finished workflow and queue it
+    for admission again; completed tasks and every attempt number stay as they are."""
+    row = db.execute("SELECT state FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no workflow with id {workflow_id}")
+    check_retry(workflow_id, WorkflowState(row[0]))
+    # The aged class goes too: the task waits afresh from now, and ages from now.
+    ids = [r[0] for r in db.execute(
+        "UPDATE tasks SET state = 'pending', failures = 0, eff_priority = priority,"
+        " result = NULL, error = NULL, traceback = NULL, owner = NULL, lease_until = NULL,"
+        " not_before = NULL, ready_at = NULL, started_at = NULL, finished_at = NULL"
+        " WHERE workflow_id = ? AND state IN ('failed', 'cancelled', 'skipped') RETURNING id",
+        (workflow_id,)).fetchall()]
+    arr = ids_json(ids)
+    # Every task of the workflow is now completed or reset: a reset task waits for its
+    # reset dependencies only (a completed task never depends on one that did not complete).
+    db.execute(
+        "UPDATE tasks SET deps_left = (SELECT count(*) FROM edges e JOIN tasks p"
+        " ON p.id = e.parent WHERE e.child = tasks.id AND p.state <> 'completed')"
+        " WHERE id IN (SELECT value FROM json_each(?))", (arr,))
+    ready = db.execute(
+        "UPDATE tasks SET ready_at = ? WHERE id IN (SELECT value FROM json_each(?))"
+        " AND deps_left = 0", (now, arr)).rowcount
+    # Pending, as after submit: the next claim admits it under the running-workflows limit.
+    db.execute(
+        "UPDATE workflows SET state = 'pending', open_tasks = ?, failed = 0, cancelled = 0,"
+        " started_at = NULL, finished_at = NULL WHERE id = ?", (len(ids), workflow_id))
+    return Changes(became_ready=ready)
+
+
+# ---------------------------------------------------------------- API keys and audit
+
+KEY_COLUMNS = "key_id, secret_hash, tenant, role, name, created_at, expires_at, revoked_at"
+AUDIT_COLUMNS = ("entry_id, at, action, outcome, actor, tenant, target, source, request_id,"
+                 " detail")
+
+
+def _key(r: tuple[Any, ...]) -> ApiKeyRecord:
+    return ApiKeyRecord(key_id=r[0], secret_hash=r[1], tenant=r[2], role=r[3], name=r[4],
+                        created_at=r[5], expires_at=r[6], revoked_at=r[7])
+
+
+def save_key(db: sqlite3.Connection, key: ApiKeyRecord) -> None:
+    # Checked, not left to the primary key: a constraint error would read as a store fault.
+    if db.execute("SELECT 1 FROM api_keys WHERE key_id = ?", (key.key_id,)).fetchone():
+        raise InvalidInput(f"a key with id {key.key_id!r} exists")
+    db.execute(f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               (key.key_id, key.secret_hash, key.tenant, key.role, key.name, key.created_at,
+                key.expires_at, key.revoked_at))
+
+
+def find_key(db: sqlite3.Connection, key_id: str) -> ApiKeyRecord | None:
+    row = db.execute(f"SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?",
+                     (key_id,)).fetchone()
+    return None if row is None else _key(row)
+
+
+def list_keys(db: sqlite3.Connection) -> list[ApiKeyRecord]:
+    return [_key(r) for r in db.execute(
+        f"SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id")]
+
+
+def revoke_key(db: sqlite3.Connection, key_id: str, now: float) -> ApiKeyRecord:
+    row = db.execute(
+        f"UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE key_id = ?"
+        f" RETURNING {KEY_COLUMNS}", (now, key_id)).fetchone()
+    if row is None:
+        raise NotFound(f"no key with id {key_id!r}")
+    return _key(row)
+
+
+def append_audit(db: sqlite3.Connection, entries: Sequence[AuditEntry]) -> None:
+    db.executemany(
+        "INSERT INTO audit (at, action, outcome, actor, tenant, target, source, request_id,"
+        " detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(e.at, e.action, e.outcome, e.actor, e.tenant, e.target, e.source, e.request_id,
+          e.detail) for e in entries])
+
+
+def load_audit(db: sqlite3.Connection, limit: int, before_id: int | None, tenant: str | None,
+               action: str | None) -> list[AuditEntry]:
+    where, args = _page([("tenant", tenant)], "entry_id", before_id, limit)
+    if action is not None:  # a prefix, compared exactly: LIKE and GLOB have wildcards
+        where = " AND ".join(filter(None, (where, "substr(action, 1, ?) = ?")))
+        args[-1:-1] = [len(action), action]
+    return [AuditEntry(entry_id=r[0], at=r[1], action=r[2], outcome=r[3], actor=r[4],
+                       tenant=r[5], target=r[6], source=r[7], request_id=r[8], detail=r[9])
+            for r in db.execute(
+                f"SELECT {AUDIT_COLUMNS} FROM audit WHERE {where or '1'}"
+                " ORDER BY entry_id DESC LIMIT ?", args)]
+
+
+def prune_audit(db: sqlite3.Connection, before: float) -> int:
+    return db.execute("DELETE FROM audit WHERE at < ?", (before,)).rowcount
 
 
 # ---------------------------------------------------------------- telemetry rollups

@@ -9,7 +9,7 @@ power loss; it is offered for throughput where that trade is acceptable.
 from __future__ import annotations
 
 APPLICATION_ID = 0x7A67_7431  # "zgt1": marks a file as a zerogate store
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Counts pending tasks (the live view) without reading finished history.
 TASKS_PENDING = """
@@ -27,6 +27,43 @@ CREATE TABLE IF NOT EXISTS telemetry (
     data TEXT NOT NULL,
     PRIMARY KEY (resolution, kind, bucket, name, owner)
 ) WITHOUT ROWID;
+"""
+
+# The HTTP API's keys and audit trail. Keys are few and read by primary key. Audit ids
+# are AUTOINCREMENT: a plain rowid restarts after the newest entries are pruned, and an
+# audit line must never take the id of one a reader has already seen.
+API_TABLES = """
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    secret_hash TEXT NOT NULL,
+    tenant TEXT NOT NULL,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL,
+    revoked_at REAL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit (
+    entry_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    actor TEXT,
+    tenant TEXT,
+    target TEXT,
+    source TEXT,
+    request_id TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+CREATE INDEX IF NOT EXISTS audit_tenant ON audit(tenant, entry_id);
+"""
+
+# A tenant's pages of workflows and tasks, newest first, without reading other tenants'
+# rows. Tenant never changes, so state updates never touch these indexes.
+TENANT_INDEXES = """
+CREATE INDEX IF NOT EXISTS workflows_tenant ON workflows(tenant, id);
+CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks(tenant, id);
 """
 
 SCHEMA = f"""
@@ -101,6 +138,8 @@ CREATE TABLE IF NOT EXISTS controls (
     changed_at REAL NOT NULL
 );
 {TELEMETRY}
+{API_TABLES}
+{TENANT_INDEXES}
 """
 
 TASK_COLUMNS = (
@@ -118,6 +157,7 @@ ALTER TABLE tasks ADD COLUMN cpu REAL NOT NULL DEFAULT 0;
 ALTER TABLE tasks ADD COLUMN memory INTEGER NOT NULL DEFAULT 0;
 """,
     3: TASKS_PENDING + TELEMETRY,
+    4: API_TABLES + TENANT_INDEXES,
 }
 
 WORKFLOW_COLUMNS = (

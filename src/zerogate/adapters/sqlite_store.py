@@ -20,12 +20,12 @@ from zerogate.adapters.sqlite_schema import (
     MIGRATIONS,
     SCHEMA,
     SCHEMA_VERSION,
-    TASK_COLUMNS,
     WORKFLOW_COLUMNS,
 )
-from zerogate.domain.admission import Need
-from zerogate.domain.model import FailurePolicy, TaskState, WorkflowState, check_scope
+from zerogate.domain.model import check_scope
 from zerogate.domain.records import (
+    ApiKeyRecord,
+    AuditEntry,
     Changes,
     ClaimBatch,
     ClaimRequest,
@@ -214,6 +214,21 @@ class SqliteStore:
     async def prune_rollups(self, resolution: str, before: float) -> int:
         return await self._tx(ops.prune_rollups, resolution, before)
 
+    async def retry_workflow(self, workflow_id: int, now: float) -> Changes:
+        return await self._tx(ops.retry_workflow, workflow_id, now)
+
+    async def save_key(self, key: ApiKeyRecord) -> None:
+        await self._tx(ops.save_key, key)
+
+    async def revoke_key(self, key_id: str, now: float) -> ApiKeyRecord:
+        return await self._tx(ops.revoke_key, key_id, now)
+
+    async def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        await self._tx(ops.append_audit, entries)
+
+    async def prune_audit(self, before: float) -> int:
+        return await self._tx(ops.prune_audit, before)
+
     # ------------------------------------------------------------ reads
 
     async def paused_scopes(self) -> frozenset[str]:
@@ -227,10 +242,7 @@ class SqliteStore:
             f"SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?", (workflow_id,)).fetchone()
         if row is None:
             raise NotFound(f"no workflow with id {workflow_id}")
-        return WorkflowRecord(
-            workflow_id=row[0], name=row[1], tenant=row[2], state=WorkflowState(row[3]),
-            priority=row[4], failure_policy=FailurePolicy(row[5]), idempotency_key=row[6],
-            open_tasks=row[7], created_at=row[8], finished_at=row[9])
+        return ops.workflow_record(row)
 
     async def get_task(self, task_id: int) -> TaskRecord:
         tasks = await self._call(self._tasks, "t.id = ?", task_id)
@@ -242,16 +254,20 @@ class SqliteStore:
         return await self._call(self._tasks, "t.workflow_id = ?", workflow_id)
 
     def _tasks(self, where: str, arg: int) -> list[TaskRecord]:
-        db = self._conn()
-        rows = db.execute(f"SELECT {TASK_COLUMNS} FROM tasks t WHERE {where} ORDER BY t.id",
-                          (arg,)).fetchall()
-        deps: dict[int, list[str]] = {}
-        for child, local_id in db.execute(
-                "SELECT e.child, p.local_id FROM edges e JOIN tasks p ON p.id = e.parent"
-                " WHERE e.child IN (SELECT value FROM json_each(?)) ORDER BY p.id",
-                (ops.ids_json(r[0] for r in rows),)):
-            deps.setdefault(child, []).append(local_id)
-        return [_task_record(r, tuple(deps.get(r[0], ()))) for r in rows]
+        return ops.task_records(self._conn(), where, (arg,))
+
+    async def list_workflows(self, *, tenant: str, state: str | None = None,
+                             name: str | None = None, before_id: int | None = None,
+                             limit: int = 50) -> list[WorkflowRecord]:
+        return await self._call(lambda: ops.list_workflows(self._conn(), tenant, state, name,
+                                                           before_id, limit))
+
+    async def list_task_page(self, *, tenant: str, workflow_id: int | None = None,
+                             state: str | None = None, name: str | None = None,
+                             before_id: int | None = None,
+                             limit: int = 50) -> list[TaskRecord]:
+        return await self._snapshot(ops.list_task_page, tenant, workflow_id, state, name,
+                                    before_id, limit)
 
     async def count_by_state(self) -> dict[str, int]:
         rows = await self._call(
@@ -262,8 +278,23 @@ class SqliteStore:
     async def running_counts(self) -> RunningCounts:
         return await self._call(lambda: ops.running_counts(self._conn()))
 
-    async def live_view(self, active_limit: int = 50) -> LiveView:
-        return await self._snapshot(ops.live_view, active_limit)
+    async def live_view(self, active_limit: int = 50, tenant: str | None = None) -> LiveView:
+        return await self._snapshot(ops.live_view, active_limit, tenant)
+
+    async def open_tasks_by_tenant(self) -> dict[str, int]:
+        return await self._snapshot(ops.open_tasks_by_tenant)
+
+    async def find_key(self, key_id: str) -> ApiKeyRecord | None:
+        return await self._call(lambda: ops.find_key(self._conn(), key_id))
+
+    async def list_keys(self) -> list[ApiKeyRecord]:
+        return await self._call(lambda: ops.list_keys(self._conn()))
+
+    async def load_audit(self, *, limit: int = 100, before_id: int | None = None,
+                         tenant: str | None = None,
+                         action: str | None = None) -> list[AuditEntry]:
+        return await self._call(lambda: ops.load_audit(self._conn(), limit, before_id, tenant,
+                                                       action))
 
     async def load_rollups(self, resolution: str, *, since: float, until: float | None = None,
                            kind: str | None = None) -> list[RollupRow]:
@@ -286,11 +317,3 @@ def _set_paused(db: sqlite3.Connection, scope: str, is_paused: bool, now: float)
     else:
         db.execute("DELETE FROM controls WHERE scope = ?", (scope,))
 
-
-def _task_record(r: tuple[Any, ...], deps: tuple[str, ...]) -> TaskRecord:
-    return TaskRecord(
-        task_id=r[0], workflow_id=r[1], local_id=r[2], name=r[3], state=TaskState(r[4]),
-        priority=r[5], effective_priority=r[6], rank=r[7], tenant=r[8], key=r[9], deps=deps,
-        attempt=r[10], failures=r[11], owner=r[12], lease_until=r[13], not_before=r[14],
-        result_json=r[15], error=r[16], traceback=r[17], created_at=r[18], ready_at=r[19],
-        started_at=r[20], finished_at=r[21], feature=r[22], need=Need(r[23], r[24]))

@@ -91,7 +91,8 @@ class Limits:
     """Concurrency limits; ``None`` means unlimited.
 
     ``max_running`` is this engine instance's slot count. The others count running
-    tasks across every instance sharing the store.
+    tasks across every instance sharing the store. ``per_tenant`` is every tenant's
+    limit unless ``tenant_limits`` names its own (a tenant's running quota).
     """
 
     max_running: int = 64
@@ -100,6 +101,7 @@ class Limits:
     per_tenant: int | None = None
     per_key: Mapping[str, int] = field(default_factory=dict)
     default_key_limit: int | None = None
+    tenant_limits: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_positive("max_running", self.max_running)
@@ -109,11 +111,16 @@ class Limits:
                 _check_positive(name, value)
         for key, value in self.per_key.items():
             _check_positive(f"per_key[{key!r}]", value)
+        for tenant, value in self.tenant_limits.items():
+            _check_positive(f"tenant_limits[{tenant!r}]", value)
 
     def key_limit(self, key: str | None) -> int | None:
         if key is None:
             return None
         return self.per_key.get(key, self.default_key_limit)
+
+    def tenant_limit(self, tenant: str) -> int | None:
+        return self.tenant_limits.get(tenant, self.per_tenant)
 
 
 def _check_positive(name: str, value: int) -> None:

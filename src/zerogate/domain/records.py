@@ -200,6 +200,22 @@ def check_new_workflow(wf: NewWorkflow) -> None:
                 raise InvalidWorkflow(f"task {t.local_id!r} depends on unknown task {dep!r}")
 
 
+# A retried workflow runs these tasks again; completed ones keep their results.
+RERUN_STATES = frozenset({TaskState.FAILED, TaskState.CANCELLED, TaskState.SKIPPED})
+RETRIABLE_WORKFLOW_STATES = frozenset({WorkflowState.FAILED, WorkflowState.CANCELLED})
+
+
+def check_retry(workflow_id: int, state: WorkflowState) -> None:
+    """Refuse to retry a workflow that is still open or that completed, before any change.
+
+    An open workflow is still running its tasks, and a completed one has nothing to
+    run again: retrying either would only duplicate work.
+    """
+    if state not in RETRIABLE_WORKFLOW_STATES:
+        raise InvalidTransition(f"workflow {workflow_id} is {state}: only a failed or "
+                                "cancelled workflow can be retried")
+
+
 def final_workflow_state(failed: int, cancelled: int) -> WorkflowState:
     """A finished workflow failed if any task failed, else cancelled if any was."""
     if failed:
@@ -277,3 +293,44 @@ class LiveView:
     running_by_key: dict[str, int]
     oldest_ready_at: float | None
     active: list[ActiveWorkflow]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApiKeyRecord:
+    """An API key as stored: only a digest of its secret, never the secret itself.
+
+    ``key_id`` is the key's visible prefix (``zg_3fa9c2d1e0``), unique, so a request
+    names the row to check without the store ever comparing secrets. ``role`` is the
+    API's business ("viewer", "operator", "admin"); the store keeps it as text.
+    """
+
+    key_id: str
+    secret_hash: str
+    tenant: str
+    role: str
+    name: str
+    created_at: float
+    expires_at: float | None = None
+    revoked_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditEntry:
+    """One line of the audit trail: who did what to what, and how it ended.
+
+    ``outcome`` is "ok", "denied" or "failed"; ``actor`` is the key id, None when
+    the request did not authenticate. ``detail`` is JSON text. ``entry_id`` is given
+    by the store on append, ascending and never reused, so it can page the trail;
+    whatever it holds on the way in is ignored.
+    """
+
+    at: float
+    action: str
+    outcome: str
+    actor: str | None = None
+    tenant: str | None = None
+    target: str | None = None
+    source: str | None = None
+    request_id: str | None = None
+    detail: str | None = None
+    entry_id: int = 0

@@ -89,7 +89,8 @@ class Selection:
 
 def _full_flags(workflow_id: int, tenant: str, key: str | None, running: RunningCounts,
                 limits: Limits) -> tuple[bool, bool, bool]:
-    per_wf, per_tenant, cap = limits.per_workflow, limits.per_tenant, limits.key_limit(key)
+    per_wf, per_tenant = limits.per_workflow, limits.tenant_limit(tenant)
+    cap = limits.key_limit(key)
     return (per_wf is not None and running.by_workflow[workflow_id] >= per_wf,
             per_tenant is not None and running.by_tenant[tenant] >= per_tenant,
             key is not None and cap is not None and running.by_key[key] >= cap)
@@ -114,7 +115,7 @@ def blocking_scope(c: Candidate, running: RunningCounts, limits: Limits) -> str 
     if wf_full:
         return f"workflow {c.workflow_id} has {limits.per_workflow} tasks running, its limit"
     if tenant_full:
-        return f"tenant {c.tenant!r} has {limits.per_tenant} tasks running, its limit"
+        return f"tenant {c.tenant!r} has {limits.tenant_limit(c.tenant)} tasks running, its limit"
     if key_full:
         return f"key {c.key!r} has {limits.key_limit(c.key)} tasks running, its limit"
     return None
@@ -165,10 +166,10 @@ def effective_class(base: int, ready_at: float, now: float, aging_s: float | Non
 
 def full_scopes(running: RunningCounts, limits: Limits) -> Scopes:
     """Scopes already at their limit before a scan, so the scan can skip them."""
-    per_wf, per_tenant = limits.per_workflow, limits.per_tenant
+    per_wf = limits.per_workflow
     return Scopes(
         {w for w, n in running.by_workflow.items() if per_wf is not None and n >= per_wf},
-        {t for t, n in running.by_tenant.items() if per_tenant is not None and n >= per_tenant},
+        {t for t, n in running.by_tenant.items() if _at_cap(limits.tenant_limit(t), n)},
         {k for k, n in running.by_key.items() if _at_cap(limits.key_limit(k), n)})
 
 
@@ -179,4 +180,5 @@ def _at_cap(cap: int | None, n: int) -> bool:
 def needs_counts(limits: Limits) -> bool:
     """True when any store-wide scope is limited, so running counts must be read."""
     return (limits.per_workflow is not None or limits.per_tenant is not None
-            or bool(limits.per_key) or limits.default_key_limit is not None)
+            or bool(limits.per_key) or limits.default_key_limit is not None
+            or bool(limits.tenant_limits))

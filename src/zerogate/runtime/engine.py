@@ -332,6 +332,17 @@ class Engine:
         self._worker.react(await self.store.cancel(now=self.clock.now(), reason=reason,
                                                    workflow_id=workflow_id))
 
+    async def retry(self, workflow_id: int) -> None:
+        """Run a failed or cancelled workflow again, keeping the results of what completed.
+
+        Its failed, cancelled and skipped tasks start afresh, with a full retry budget
+        and new attempt numbers; the workflow queues for admission like a new one, so
+        the claim loop is woken to admit it and start its ready tasks. Raises NotFound,
+        or InvalidTransition when the workflow is still open or completed.
+        """
+        await self.store.retry_workflow(workflow_id, self.clock.now())
+        self._worker.wake_claim.set()
+
     async def cancel_task(self, task_id: int, reason: str = "cancelled by request") -> None:
         """Cancel one task and its dependents."""
         await self.store.get_task(task_id)
