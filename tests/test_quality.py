@@ -30,5 +30,6 @@ def test_public_api_is_sorted_and_complete() -> None:
     assert zerogate.__all__ == sorted(zerogate.__all__)
     exported = {name for name in dir(zerogate) if not name.startswith("_")}
     modules = {"adapters", "domain", "errors", "ports", "registry", "runtime", "telemetry",
-               "annotations", "cli", "demo"}
+               "annotations", "cli", "demo", "api", "client", "config", "templates",
+               "workflows"}
     assert exported - modules == set(zerogate.__all__)

@@ -69,11 +69,12 @@ def build_registry() -> Registry:
     return registry
 
 
-def document_workflow(folder: Path, doc: int) -> Workflow:
+def document_workflow(folder: Path, doc: int, *, words: int = 2_000,
+                      rounds: int = 20_000) -> Workflow:
     wf = Workflow(f"document-{doc}", priority="high" if doc % 10 == 0 else "medium")
-    wf.add("generate", {"folder": str(folder), "doc": doc, "words": 2_000})
+    wf.add("generate", {"folder": str(folder), "doc": doc, "words": words})
     wf.add("words", {"doc": doc}, after=["generate"])
-    wf.add("digest", {"rounds": 20_000}, after=["generate"])
+    wf.add("digest", {"rounds": rounds}, after=["generate"])
     wf.add("report", after=["words", "digest"])
     return wf
 

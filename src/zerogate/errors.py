@@ -6,6 +6,7 @@
     ├── InvalidInput                 the caller sent something zerogate cannot accept
     │   ├── InvalidWorkflow          malformed DAG: cycle, missing or duplicate task
     │   ├── UnknownTask              no handler registered under that name
+    │   ├── UnknownTemplate          no workflow template registered under that name
     │   ├── InvalidPayload           arguments or a result that are not JSON
     │   └── InvalidConfig            a negative limit, an unknown priority, ...
     ├── NotFound                     no workflow or task with that id
@@ -46,6 +47,7 @@ __all__ = [
     "TaskError",
     "TaskTimeout",
     "UnknownTask",
+    "UnknownTemplate",
     "WorkerCrashed",
     "WorkflowFailed",
     "ZerogateError",
@@ -66,6 +68,10 @@ class InvalidWorkflow(InvalidInput):
 
 class UnknownTask(InvalidInput):
     """No task handler is registered under the requested name."""
+
+
+class UnknownTemplate(InvalidInput):
+    """No workflow template is registered under the requested name."""
 
 
 class InvalidPayload(InvalidInput):

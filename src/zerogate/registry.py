@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast, overload
 
+import pydantic
+
 from zerogate.domain.admission import NO_NEED, Category, Need
 from zerogate.domain.features import Feature
 from zerogate.domain.model import JSON, FailurePolicy, Priority, RunIn, dumps_json
@@ -19,8 +21,10 @@ from zerogate.domain.records import NewTask, NewWorkflow
 from zerogate.domain.retry import RetryPolicy
 from zerogate.domain.workflow import TaskSpec, WorkflowSpec, validate_dag
 from zerogate.errors import InvalidConfig, InvalidInput, UnknownTask
+from zerogate.templates import Template, Templates
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = TypeVar("P", bound=pydantic.BaseModel)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +61,21 @@ class Registry:
     def __init__(self) -> None:
         self._tasks: dict[str, TaskDef] = {}
         self._features: dict[str, Feature] = {}
+        self.templates = Templates()
+
+    def template(self, *, params: type[P], name: str | None = None, description: str = "",
+                 output: type[pydantic.BaseModel] | None = None,
+                 ) -> Callable[[Callable[[P], Workflow]], Template[P]]:
+        """Register a function building a workflow from ``params`` as a template, the
+        unit the HTTP API submits (see ``zerogate.templates``)."""
+        def register(build: Callable[[P], Workflow]) -> Template[P]:
+            doc = (build.__doc__ or "").strip().split("\n\n")[0]
+            template = Template(name=name or build.__name__, params=params, build=build,
+                                description=description or " ".join(doc.split()),
+                                output=output)
+            self.templates.add(template)
+            return template
+        return register
 
     def feature(self, name: str, category: Category | str, *, max_wait_s: float | None = 600.0,
                 description: str = "") -> Feature:
