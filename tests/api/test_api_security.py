@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.api.conftest import ROLES, Served, ServeFactory
+from zerogate import SqliteStore
 from zerogate.api.app import ApiSettings
 from zerogate.api.keys import Role, new_key
 from zerogate.api.quotas import Quota, Quotas
@@ -282,3 +285,30 @@ async def test_audit_records_privileged_actions_and_refusals_without_secrets(
     listed = (await admin.get("/api/keys")).json()
     assert created["key_id"] in {k["key_id"] for k in listed}
     assert all("key" not in k and "secret_hash" not in k for k in listed)
+
+
+async def test_a_locked_database_is_503_and_loses_nothing(serve: ServeFactory,
+                                                          tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    s = await serve(store=SqliteStore(path, busy_timeout_s=0.2))
+    c = s.client("acme", "operator")
+    first = await c.post("/api/workflows/submit", json={"template": "greet",
+                                                        "params": {"name": "kept"}})
+    assert first.status_code == 201
+    await c.get("/api/whoami")  # the key is cached from here on
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        r = await c.post("/api/workflows/submit", json={"template": "greet",
+                                                        "params": {"name": "later"}})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["code"] == "unavailable" and int(r.headers["retry-after"]) >= 1
+        # what and when, never the file path or a traceback
+        assert r.json()["error"]["message"] == "the store is unavailable; retry later"
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    again = await c.post("/api/workflows/submit", json={"template": "greet",
+                                                        "params": {"name": "later"}})
+    assert again.status_code == 201
+    assert (await s.wait_state(c, first.json()["id"]))["state"] == "completed"
