@@ -46,6 +46,7 @@ class FailParams(pydantic.BaseModel):
 
 def make_registry(flaky_dir: Path) -> Registry:
     reg = Registry()
+    reg.feature("extras", "experimental")
 
     @reg.task
     async def hello(name: str) -> str:
@@ -71,6 +72,10 @@ def make_registry(flaky_dir: Path) -> Registry:
     async def after(x: int = 0) -> int:
         return x
 
+    @reg.task(feature="extras")
+    async def extra(x: int = 0) -> int:
+        return x
+
     @reg.template(params=HelloParams, description="Greets someone")
     def greet(p: HelloParams) -> Workflow:
         wf = Workflow("greet")
@@ -88,6 +93,13 @@ def make_registry(flaky_dir: Path) -> Registry:
     def sleep(p: SleepParams) -> Workflow:
         wf = Workflow("sleep")
         wf.add(nap, {"seconds": p.seconds})
+        return wf
+
+    @reg.template(params=FanParams, description="Optional work the governor may shed")
+    def optional(p: FanParams) -> Workflow:
+        wf = Workflow("optional")
+        for i in range(p.n):
+            wf.add(extra, {"x": i}, id=f"e{i}")
         return wf
 
     @reg.template(params=FailParams, description="A task that fails until told not to, "
@@ -146,7 +158,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[ServeFactory]:
     started: list[Served] = []
 
     async def start(settings: ApiSettings | None = None, limits: Limits | None = None,
-                    store: Any = None, **config: Any) -> Served:
+                    store: Any = None, sampler: Any = None, **config: Any) -> Served:
         flaky = tmp_path / "flaky"
         flaky.mkdir(exist_ok=True)
         registry = make_registry(flaky)
@@ -154,7 +166,8 @@ async def serve(tmp_path: Path) -> AsyncIterator[ServeFactory]:
         cfg = EngineConfig(limits=settings.quotas.apply(limits or Limits()), grace_s=1.0,
                            poll_s=0.05, **config)
         store = store or SqliteStore(tmp_path / f"api-{len(started)}.db")
-        api = build(lambda hub: Engine(registry, store, config=cfg, events=hub), settings)
+        api = build(lambda hub: Engine(registry, store, config=cfg, events=hub,
+                                       sampler=sampler), settings)
         server = ApiServer(api, bind_socket("127.0.0.1", 0), grace_s=1.0)
         await server.start()
         keys = {}
