@@ -17,6 +17,7 @@ from __future__ import annotations
 from zerogate.adapters.clock import FakeClock, SystemClock
 from zerogate.adapters.sampler import SystemSampler
 from zerogate.adapters.sqlite_store import SqliteStore
+from zerogate.client import AsyncClient, Client
 from zerogate.domain.admission import Category
 from zerogate.domain.bottlenecks import BottleneckRules
 from zerogate.domain.model import FailurePolicy, Limits, Priority, RunIn, TaskState, WorkflowState
@@ -47,8 +48,10 @@ from zerogate.runtime.handle import TaskStatus, WorkflowHandle, WorkflowStatus
 from zerogate.runtime.observer import TelemetryConfig
 
 __all__ = [
+    "AsyncClient",
     "BottleneckRules",
     "Category",
+    "Client",
     "Engine",
     "EngineClosed",
     "EngineConfig",

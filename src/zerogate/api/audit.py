@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zerogate.domain.records import AuditEntry
+from zerogate.errors import ZerogateError
 from zerogate.ports import Store
 
 log = logging.getLogger("zerogate.audit")
@@ -89,7 +90,7 @@ class AuditLog:
         batch, self._pending = self._pending, []
         try:
             await self.store.append_audit(batch)
-        except Exception:
+        except ZerogateError:
             self._pending[:0] = batch  # keep them for the next flush; the store is down
             if len(self._pending) > 100_000:
                 log.error("audit: the store has been down too long; dropping %d records",
@@ -110,5 +111,5 @@ class AuditLog:
                 if self.clock() - last_prune > 3600:
                     await self.store.prune_audit(self.clock() - self.retention_s)
                     last_prune = self.clock()
-            except Exception:
-                log.warning("audit records could not be written yet; retrying", exc_info=True)
+            except ZerogateError as exc:
+                log.warning("audit records could not be written yet (%s); retrying", exc)

@@ -7,9 +7,7 @@ admin only too: they aggregate every tenant's work.
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -37,7 +35,7 @@ from zerogate.ports import GLOBAL
 from zerogate.runtime.engine import capacity_view
 from zerogate.runtime.governor import Governor
 from zerogate.runtime.observer import Observer
-from zerogate.telemetry.export import csv_tables, to_html, to_json
+from zerogate.telemetry.export import csv_zip, to_html, to_json
 from zerogate.telemetry.prometheus import CONTENT_TYPE
 from zerogate.telemetry.views import alert_view, recommendations
 
@@ -218,11 +216,7 @@ async def report(who: Admin, api: ApiDep, request: Request,
         return Response(to_html(doc), media_type="text/html; charset=utf-8", headers={
             "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
             "img-src data:; frame-ancestors 'none'"})
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, text in csv_tables(doc).items():
-            z.writestr(name, text)
-    return Response(buf.getvalue(), media_type="application/zip", headers={
+    return Response(csv_zip(doc), media_type="application/zip", headers={
         "Content-Disposition": 'attachment; filename="zerogate-report.zip"'})
 
 

@@ -27,7 +27,7 @@ import uvicorn
 from zerogate.api.app import Api, ApiSettings, create_app
 from zerogate.api.events import EventHub
 from zerogate.api.keys import new_key
-from zerogate.errors import InvalidConfig
+from zerogate.errors import InvalidConfig, ZerogateError
 from zerogate.ports import Store
 from zerogate.runtime.engine import Engine
 
@@ -138,7 +138,7 @@ class ApiServer:
             for task in self._tasks[:1]:
                 task.cancel()
             await asyncio.gather(*self._tasks[:1], return_exceptions=True)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(ZerogateError):  # the store may be down; keep stopping
                 await self.api.audit.flush()
             await self.engine.shutdown(self.grace_s)
 

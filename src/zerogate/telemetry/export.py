@@ -169,8 +169,8 @@ def _iso(value: Any) -> str | None:
     return _utc(value, "%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_csv_zip(report: Mapping[str, Any], path: Path | str) -> Path:
-    """Write each table as ``<table>.csv`` into one zip at ``path``, replacing it whole."""
+def csv_zip(report: Mapping[str, Any]) -> bytes:
+    """Each table as ``<table>.csv`` in one zip archive (bytes)."""
     stamp = _zip_stamp(report.get("generated_at"))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -179,7 +179,12 @@ def write_csv_zip(report: Mapping[str, Any], path: Path | str) -> Path:
             info = zipfile.ZipInfo(f"{name}.csv", date_time=stamp)
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, text)
-    return _write_atomically(Path(path), buffer.getvalue())
+    return buffer.getvalue()
+
+
+def write_csv_zip(report: Mapping[str, Any], path: Path | str) -> Path:
+    """Write each table as ``<table>.csv`` into one zip at ``path``, replacing it whole."""
+    return _write_atomically(Path(path), csv_zip(report))
 
 
 def _zip_stamp(generated_at: Any) -> tuple[int, int, int, int, int, int]:
