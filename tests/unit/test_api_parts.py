@@ -181,3 +181,29 @@ async def test_first_key_only_on_loopback_and_only_once() -> None:
     assert key is not None and digest(key) == (await store.list_keys())[0].secret_hash
     assert await bootstrap_key(store, "0.0.0.0", NOW) is None  # keys exist: allowed
     assert await bootstrap_key(store, "127.0.0.1", NOW) is None
+
+
+async def test_connections_accepted_on_the_server_socket_send_at_once() -> None:
+    """Without TCP_NODELAY a response body waits ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from zerogate.api.server import bind_socket
+    seen: list[int] = []
+
+    async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(on_connect, sock=bind_socket("127.0.0.1", 0))
+    port = server.sockets[0].getsockname()[1]
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    for _ in range(100):
+        if seen:
+            break
+        await asyncio.sleep(0.01)
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    assert seen and seen[0] != 0

@@ -138,20 +138,14 @@ Operator = Annotated[Principal, _caller(Role.OPERATOR)]
 Admin = Annotated[Principal, _caller(Role.ADMIN)]
 
 
-_QUERY_NAMES: dict[int, frozenset[str]] = {}
-
-
 async def known_query_only(request: Request) -> None:
     """Refuse query parameters a route does not declare, as request bodies refuse
     unknown fields: ``?limt=10`` is a typo to report, not an option to ignore."""
-    route = request.scope.get("route")
-    dependant = getattr(route, "dependant", None)
-    if dependant is None or not request.query_params:
+    if not request.query_params:
         return
-    names = _QUERY_NAMES.get(id(route))
+    names = request.app.state.query_names.get(id(request.scope.get("route")))
     if names is None:
-        names = frozenset(_query_names(dependant))
-        _QUERY_NAMES[id(route)] = names
+        return
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         raise InvalidInput(f"unknown query parameter {', '.join(map(repr, unknown))}"
@@ -164,7 +158,7 @@ def _query_names(dependant: Any) -> Iterator[str]:
         yield from _query_names(sub)
 
 
-def api_of(request: Request) -> Api:
+async def api_of(request: Request) -> Api:  # async: FastAPI runs a sync one in a thread
     api: Api = request.app.state.api
     return api
 
@@ -183,6 +177,9 @@ def create_app(api: Api) -> Any:
     install(app)
     app.include_router(routes_work.router)
     app.include_router(routes_admin.router)
+    # By id: routes are not hashable, and the app holds them, so their ids stay theirs.
+    app.state.query_names = {id(route): frozenset(_query_names(route.dependant))
+                             for route in app.routes if hasattr(route, "dependant")}
     s = api.settings
     guard = Guard(app, body_limit=s.body_limit, max_in_flight=s.max_in_flight,
                   streams=(EVENTS_PATH,), allowed_origins=s.allowed_origins)

@@ -287,9 +287,11 @@ class Engine:
             event.set()  # each waiter wakes, sees the engine stopped, and raises EngineClosed
         self._waiters.clear()
 
-    async def status(self, workflow_id: int) -> WorkflowStatus:
-        """The workflow, its tasks, and why each waiting task waits."""
-        return await status_of(self, workflow_id)
+    async def status(self, workflow_id: int, record: WorkflowRecord | None = None,
+                     ) -> WorkflowStatus:
+        """The workflow, its tasks, and why each waiting task waits (``record``: the
+        workflow as the caller just read it, to save reading it again)."""
+        return await status_of(self, workflow_id, record)
 
     # ------------------------------------------------------------ telemetry
 

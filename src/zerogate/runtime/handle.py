@@ -79,11 +79,18 @@ class WorkflowHandle:
         await self.engine.cancel(self.id)
 
 
-async def status_of(engine: Engine, workflow_id: int) -> WorkflowStatus:
-    """Read a workflow and explain the wait of each of its tasks."""
+WAITING = frozenset({TaskState.PENDING, TaskState.WAITING, TaskState.RETRYING})
+
+
+async def status_of(engine: Engine, workflow_id: int,
+                    record: WorkflowRecord | None = None) -> WorkflowStatus:
+    """Read a workflow (unless ``record`` is it) and explain the wait of each of its
+    tasks; pauses and running counts are read only when some task waits."""
     store = engine.store
-    record = await store.get_workflow(workflow_id)
+    record = record or await store.get_workflow(workflow_id)
     tasks = await store.list_tasks(workflow_id)
+    if not any(t.state in WAITING for t in tasks):
+        return WorkflowStatus(record, [TaskStatus(t, None) for t in tasks])
     situation = Situation(
         dep_states={t.local_id: t.state for t in tasks}, workflow_state=record.state,
         paused=await store.paused_scopes(), running=await store.running_counts(),

@@ -1,0 +1,107 @@
+"""The server under test in ``bench.api``: a small registry and a real ``ApiServer``.
+
+Defined here rather than imported from ``tests/`` so the benchmark does not depend on
+test fixtures. The server is wired as ``zerogate serve`` wires it (``build``, the
+tenants' running quotas applied to the scheduler's limits, telemetry on), on a SQLite
+store in a folder the caller owns, listening on an ephemeral loopback port. The
+resource governor is off by default: its sampler and admission bands react to the
+machine's load, which here includes the load generator, and would make runs less
+comparable; ``governor=True`` turns it on as ``zerogate serve`` does.
+
+The listening socket comes from ``zerogate.api.server.bind_socket``, as in ``zerogate
+serve`` (it is marked TCP so that accepted connections get TCP_NODELAY; this benchmark
+found the ~40 ms delayed-ACK stall that a socket of protocol 0 causes).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydantic
+
+from zerogate import Engine, EngineConfig, Limits, Registry, SqliteStore, Workflow
+from zerogate.api.app import Api, ApiSettings
+from zerogate.api.keys import new_key
+from zerogate.api.server import ApiServer, bind_socket, build
+from zerogate.runtime.governor import GovernorConfig
+
+MAX_RUNNING = 64  # ``zerogate serve --max-running``'s default
+
+
+class GreetParams(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    name: str = pydantic.Field(min_length=1, max_length=100)
+
+
+class FanParams(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    n: int = pydantic.Field(1, ge=1, le=10_000)
+
+
+def make_registry() -> Registry:
+    """``greet``: one task; ``fan``: ``n`` independent no-op tasks (one workflow)."""
+    reg = Registry()
+
+    @reg.task
+    async def hello(name: str) -> str:
+        return f"hello {name}"
+
+    @reg.task
+    async def noop(i: int) -> int:
+        return i
+
+    @reg.template(params=GreetParams, description="Greets someone")
+    def greet(p: GreetParams) -> Workflow:
+        wf = Workflow("greet")
+        wf.add(hello, {"name": p.name})
+        return wf
+
+    @reg.template(params=FanParams, description="n independent no-op tasks")
+    def fan(p: FanParams) -> Workflow:
+        wf = Workflow("fan")
+        for i in range(p.n):
+            wf.add(noop, {"i": i}, id=f"t{i}")
+        return wf
+
+    return reg
+
+
+@dataclass
+class Server:
+    """A started server and the keys the load generator presents, by (tenant, role)."""
+
+    server: ApiServer
+    api: Api
+    keys: dict[tuple[str, str], str]
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def engine(self) -> Engine:
+        return self.api.engine
+
+    async def stop(self) -> None:
+        await self.server.stop()
+
+
+async def start(folder: Path, settings: ApiSettings, keys: list[tuple[str, str]], *,
+                governor: bool = False) -> Server:
+    """A running server on ``folder/zerogate.db`` with a key per (tenant, role)."""
+    registry = make_registry()
+    config = EngineConfig(limits=settings.quotas.apply(Limits(max_running=MAX_RUNNING)),
+                          grace_s=1.0, governor=GovernorConfig() if governor else None)
+    store = SqliteStore(folder / "zerogate.db")
+    api = build(lambda hub: Engine(registry, store, config=config, events=hub), settings)
+    server = ApiServer(api, bind_socket("127.0.0.1", 0), grace_s=1.0)
+    await server.start()
+    made = {}
+    for tenant, role in keys:
+        key, record = new_key(tenant=tenant, role=role, name=f"bench {tenant} {role}",
+                              now=time.time())
+        await store.save_key(record)
+        made[(tenant, role)] = key
+    return Server(server, api, made)
