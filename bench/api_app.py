@@ -19,53 +19,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pydantic
-
-from zerogate import Engine, EngineConfig, Limits, Registry, SqliteStore, Workflow
+from zerogate import Engine, EngineConfig, Limits, Registry, SqliteStore
 from zerogate.api.app import Api, ApiSettings
 from zerogate.api.keys import new_key
 from zerogate.api.server import ApiServer, bind_socket, build
 from zerogate.runtime.governor import GovernorConfig
+from zerogate.workflows.examples import add_examples
 
 MAX_RUNNING = 64  # ``zerogate serve --max-running``'s default
 
 
-class GreetParams(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    name: str = pydantic.Field(min_length=1, max_length=100)
-
-
-class FanParams(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    n: int = pydantic.Field(1, ge=1, le=10_000)
-
-
 def make_registry() -> Registry:
     """``greet``: one task; ``fan``: ``n`` independent no-op tasks (one workflow)."""
-    reg = Registry()
-
-    @reg.task
-    async def hello(name: str) -> str:
-        return f"hello {name}"
-
-    @reg.task
-    async def noop(i: int) -> int:
-        return i
-
-    @reg.template(params=GreetParams, description="Greets someone")
-    def greet(p: GreetParams) -> Workflow:
-        wf = Workflow("greet")
-        wf.add(hello, {"name": p.name})
-        return wf
-
-    @reg.template(params=FanParams, description="n independent no-op tasks")
-    def fan(p: FanParams) -> Workflow:
-        wf = Workflow("fan")
-        for i in range(p.n):
-            wf.add(noop, {"i": i}, id=f"t{i}")
-        return wf
-
-    return reg
+    return add_examples(Registry())
 
 
 @dataclass

@@ -19,19 +19,10 @@ from zerogate.api.app import Api, ApiSettings
 from zerogate.api.keys import new_key
 from zerogate.api.server import ApiServer, bind_socket, build
 from zerogate.domain.retry import RetryPolicy
+from zerogate.workflows.examples import FanParams, add_examples, fan_out, one_task
 
 ROLES = ("viewer", "operator", "admin")
 TENANTS = ("acme", "globex")
-
-
-class HelloParams(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    name: str = pydantic.Field(min_length=1, max_length=100)
-
-
-class FanParams(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    n: int = pydantic.Field(1, ge=1, le=10_000)
 
 
 class SleepParams(pydantic.BaseModel):
@@ -45,16 +36,8 @@ class FailParams(pydantic.BaseModel):
 
 
 def make_registry(flaky_dir: Path) -> Registry:
-    reg = Registry()
+    reg = add_examples(Registry())  # greet and fan
     reg.feature("extras", "experimental")
-
-    @reg.task
-    async def hello(name: str) -> str:
-        return f"hello {name}"
-
-    @reg.task
-    async def noop(i: int) -> int:
-        return i
 
     @reg.task
     async def nap(seconds: float) -> float:
@@ -76,31 +59,13 @@ def make_registry(flaky_dir: Path) -> Registry:
     async def extra(x: int = 0) -> int:
         return x
 
-    @reg.template(params=HelloParams, description="Greets someone")
-    def greet(p: HelloParams) -> Workflow:
-        wf = Workflow("greet")
-        wf.add(hello, {"name": p.name})
-        return wf
-
-    @reg.template(params=FanParams, description="n independent no-op tasks")
-    def fan(p: FanParams) -> Workflow:
-        wf = Workflow("fan")
-        for i in range(p.n):
-            wf.add(noop, {"i": i}, id=f"t{i}")
-        return wf
-
     @reg.template(params=SleepParams, description="One task that sleeps")
     def sleep(p: SleepParams) -> Workflow:
-        wf = Workflow("sleep")
-        wf.add(nap, {"seconds": p.seconds})
-        return wf
+        return one_task("sleep", nap, {"seconds": p.seconds})
 
     @reg.template(params=FanParams, description="Optional work the governor may shed")
     def optional(p: FanParams) -> Workflow:
-        wf = Workflow("optional")
-        for i in range(p.n):
-            wf.add(extra, {"x": i}, id=f"e{i}")
-        return wf
+        return fan_out("optional", extra, p.n, arg="x")
 
     @reg.template(params=FailParams, description="A task that fails until told not to, "
                   "then a dependent step")

@@ -1,6 +1,7 @@
 """The built-in workflow templates that ``zerogate serve`` offers by default.
 
-``registry(folder)`` returns a Registry with every built-in task and template; files
+``registry(folder)`` returns a Registry with every built-in task and template (and the
+two examples ``greet`` and ``fan``); files
 the templates write go under ``folder`` (server configuration, never a request).
 """
 
@@ -12,6 +13,7 @@ import pydantic
 
 from zerogate.demo import build_registry, document_workflow
 from zerogate.registry import Registry, Workflow
+from zerogate.workflows.examples import add_examples
 
 
 class DocumentParams(pydantic.BaseModel):
@@ -24,7 +26,7 @@ class DocumentParams(pydantic.BaseModel):
 
 
 def registry(folder: Path | str = "zerogate-files") -> Registry:
-    reg = build_registry()
+    reg = add_examples(build_registry())
     root = Path(folder)
 
     @reg.template(params=DocumentParams)
