@@ -149,22 +149,28 @@ async def test_event_stream_shows_only_the_callers_tenant(served: Served) -> Non
     a = served.client("acme", "operator")
     g = served.client("globex", "operator")
     seen: dict[str, list[str]] = {"acme": [], "globex": []}
+    connected = {"acme": asyncio.Event(), "globex": asyncio.Event()}
+    finished = {"acme": asyncio.Event(), "globex": asyncio.Event()}
 
     async def listen(client: httpx.AsyncClient, tenant: str) -> None:
         async with client.stream("GET", "/api/events") as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
             async for line in r.aiter_lines():
+                if line.startswith(": connected"):
+                    connected[tenant].set()
                 if line.startswith("data: "):
                     seen[tenant].append(line)
+                    if '"kind": "workflow"' in line:
+                        finished[tenant].set()
 
     listeners = [asyncio.create_task(listen(a, "acme")), asyncio.create_task(listen(g, "globex"))]
-    await asyncio.sleep(0.3)
+    for event in connected.values():
+        await asyncio.wait_for(event.wait(), 10)
     ra = await a.post("/api/workflows/submit", json={"template": "greet", "params": {"name": "a"}})
     rg = await g.post("/api/workflows/submit", json={"template": "fan", "params": {"n": 2}})
-    await served.wait_state(a, ra.json()["id"])
-    await served.wait_state(g, rg.json()["id"])
-    await asyncio.sleep(0.3)
+    for event in finished.values():  # each stream saw its own workflow end
+        await asyncio.wait_for(event.wait(), 20)
     for t in listeners:
         t.cancel()
     await asyncio.gather(*listeners, return_exceptions=True)
@@ -225,7 +231,12 @@ async def test_running_quota_becomes_the_tenants_concurrency_limit(serve: ServeF
     ids = [(await a.post("/api/workflows/submit", json={"template": "sleep",
                                                         "params": {"seconds": 30}})).json()["id"]
            for _ in range(2)]
-    await asyncio.sleep(0.5)
+    for _ in range(200):  # until one has started (at most 10 s)
+        states = [(await a.get(f"/api/workflows/status/{i}")).json()["tasks"][0] for i in ids]
+        if any(t["state"] == "running" for t in states):
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # a second would start now if the quota did not hold it
     states = [(await a.get(f"/api/workflows/status/{i}")).json()["tasks"][0] for i in ids]
     assert sorted(t["state"] for t in states) == ["running", "waiting"]
     waiting = next(t for t in states if t["state"] == "waiting")
