@@ -145,15 +145,7 @@ class SqliteStore:
         return await self._call(self._in_tx, fn, args)
 
     def _in_tx(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        db = self._conn()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn(db, *args)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
+        return self._within("BEGIN IMMEDIATE", fn, args)
 
     async def _snapshot(self, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._in_snapshot, fn, args)
@@ -161,8 +153,11 @@ class SqliteStore:
     def _in_snapshot(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         """Several reads that must agree: one deferred transaction, so one snapshot,
         without the write lock that ``BEGIN IMMEDIATE`` would take."""
+        return self._within("BEGIN", fn, args)
+
+    def _within(self, begin: str, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         db = self._conn()
-        db.execute("BEGIN")
+        db.execute(begin)
         try:
             result = fn(db, *args)
         except BaseException:

@@ -16,9 +16,9 @@ Rules every route follows (see ../shared/design/RELIABILITY.md, security checkli
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,6 +34,7 @@ from zerogate.errors import InvalidInput, NotFound
 from zerogate.runtime.engine import Engine
 
 EVENTS_PATH = "/api/events"
+R = TypeVar("R", WorkflowRecord, TaskRecord)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,22 +103,22 @@ class Api:
 
     async def workflow(self, workflow_id: int, who: Principal) -> WorkflowRecord:
         """The caller's workflow; another tenant's answers as if it did not exist."""
-        try:
-            record = await self.engine.store.get_workflow(workflow_id)
-        except NotFound:
-            record = None
-        if record is None or record.tenant != who.tenant:
-            raise NotFound(f"no workflow with id {workflow_id}")
-        return record
+        return await _owned(self.engine.store.get_workflow, workflow_id, who, "workflow")
 
     async def task(self, task_id: int, who: Principal) -> TaskRecord:
-        try:
-            record = await self.engine.store.get_task(task_id)
-        except NotFound:
-            record = None
-        if record is None or record.tenant != who.tenant:
-            raise NotFound(f"no task with id {task_id}")
-        return record
+        """The caller's task; another tenant's answers as if it did not exist."""
+        return await _owned(self.engine.store.get_task, task_id, who, "task")
+
+
+async def _owned(read: Callable[[int], Awaitable[R]], record_id: int, who: Principal,
+                 what: str) -> R:
+    try:
+        record = await read(record_id)
+    except NotFound:
+        record = None
+    if record is None or record.tenant != who.tenant:
+        raise NotFound(f"no {what} with id {record_id}")
+    return record
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API key: Authorization: Bearer zg_...")

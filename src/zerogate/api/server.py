@@ -17,7 +17,6 @@ import contextlib
 import ipaddress
 import logging
 import math
-import signal
 import socket
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -30,6 +29,7 @@ from zerogate.api.keys import new_key
 from zerogate.errors import InvalidConfig, ZerogateError
 from zerogate.ports import Store
 from zerogate.runtime.engine import Engine
+from zerogate.runtime.signals import stop_on_signals
 
 log = logging.getLogger("zerogate.server")
 
@@ -148,21 +148,15 @@ class ApiServer:
     async def serve_until_signalled(self, on_ready: Callable[[ApiServer], None] | None = None,
                                     ) -> None:
         """Run until SIGTERM or SIGINT, then stop gracefully."""
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         try:
-            await self.start()
-            if on_ready is not None:
-                on_ready(self)
-            serving = self._tasks[1]
-            waiter = asyncio.create_task(stop.wait())
-            await asyncio.wait({waiter, serving}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
+            with stop_on_signals() as stop:
+                await self.start()
+                if on_ready is not None:
+                    on_ready(self)
+                waiter = asyncio.create_task(stop.wait())
+                await asyncio.wait({waiter, self._tasks[1]}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
             await self.stop()
 
 

@@ -6,6 +6,7 @@ which ``Client`` answers with plain values and ``AsyncClient`` with awaitables.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -25,18 +26,21 @@ L = TypeVar("L")  # ... a JSON list
 B = TypeVar("B")  # ... bytes
 
 
-class Endpoints(Core, Generic[D, L, B]):
+class Endpoints(Core, ABC, Generic[D, L, B]):
     """Every endpoint, once. ``D``, ``L`` and ``B`` are the plain types for ``Client``
     and awaitables of them for ``AsyncClient``."""
 
+    @abstractmethod
     def _object(self, call: Call) -> D:
-        raise NotImplementedError
+        """Send ``call``; its answer as a JSON object (each client says how)."""
 
+    @abstractmethod
     def _list(self, call: Call) -> L:
-        raise NotImplementedError
+        """Send ``call``; its answer as a JSON list."""
 
+    @abstractmethod
     def _bytes(self, call: Call) -> B:
-        raise NotImplementedError
+        """Send ``call``; its answer as bytes."""
 
     # work
 

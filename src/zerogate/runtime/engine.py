@@ -9,7 +9,6 @@ import asyncio
 import logging
 import os
 import random
-import signal
 import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -31,6 +30,7 @@ from zerogate.runtime.executor import Executor
 from zerogate.runtime.governor import Governor, GovernorConfig
 from zerogate.runtime.handle import WorkflowHandle, WorkflowStatus, status_of
 from zerogate.runtime.observer import Observer, TelemetryConfig
+from zerogate.runtime.signals import stop_on_signals
 from zerogate.runtime.worker import Worker
 from zerogate.telemetry.report import build_report
 
@@ -204,18 +204,13 @@ class Engine:
         while it starts still ends in a graceful shutdown; ``on_ready`` runs once the
         engine claims work.
         """
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         try:
-            await self.start()
-            if on_ready is not None:
-                on_ready()
-            await stop.wait()
+            with stop_on_signals() as stop:
+                await self.start()
+                if on_ready is not None:
+                    on_ready()
+                await stop.wait()
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
             await self.shutdown()
 
     # ------------------------------------------------------------ submitting
