@@ -64,18 +64,32 @@ class Registry:
         self.templates = Templates()
 
     def template(self, *, params: type[P], name: str | None = None, description: str = "",
-                 output: type[pydantic.BaseModel] | None = None,
-                 ) -> Callable[[Callable[[P], Workflow]], Template[P]]:
+                 output: type[pydantic.BaseModel] | None = None, feature: str | None = None,
+                 ) -> Callable[[Callable[..., Workflow]], Template[P]]:
         """Register a function building a workflow from ``params`` as a template, the
-        unit the HTTP API submits (see ``zerogate.templates``)."""
-        def register(build: Callable[[P], Workflow]) -> Template[P]:
+        unit the HTTP API submits (see ``zerogate.templates``). ``output`` models the
+        result of its final task; ``feature`` names the (declared) feature its tasks
+        belong to, which the template list publishes with their declared resources."""
+        if feature is not None and feature not in self._features:
+            raise InvalidConfig(f"template feature {feature!r} is not declared; "
+                                f"call registry.feature({feature!r}, category) first")
+
+        def register(build: Callable[..., Workflow]) -> Template[P]:
             doc = (build.__doc__ or "").strip().split("\n\n")[0]
             template = Template(name=name or build.__name__, params=params, build=build,
                                 description=description or " ".join(doc.split()),
-                                output=output)
+                                output=output, feature=feature)
             self.templates.add(template)
             return template
         return register
+
+    def feature_needs(self, feature: str) -> tuple[Category | None, Need]:
+        """A feature's category and the largest resources any of its tasks declares."""
+        known = self._features.get(feature)
+        needs = [t.need for t in self._tasks.values() if t.feature == feature]
+        return (None if known is None else known.category,
+                Need(max((n.cpu for n in needs), default=0.0),
+                     max((n.memory for n in needs), default=0)))
 
     def feature(self, name: str, category: Category | str, *, max_wait_s: float | None = 600.0,
                 description: str = "") -> Feature:

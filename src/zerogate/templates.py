@@ -19,6 +19,7 @@ its parameters are checked against that template's schema before anything is sto
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -50,15 +51,28 @@ class TemplateParamsInvalid(InvalidInput):
         self.errors = errors
 
 
+@dataclass(frozen=True)
+class TemplateContext:
+    """What a template's build function may know besides its parameters: who submits.
+
+    The tenant comes from the caller's credentials, never from the parameters, so a
+    template that reads a tenant's files (``zerogate.workflows.inputs``) uses this one.
+    """
+
+    tenant: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class Template(Generic[P]):
-    """A registered template. ``build`` turns validated parameters into a workflow."""
+    """A registered template. ``build`` turns validated parameters into a workflow; a
+    build function with a second parameter named ``ctx`` also gets a TemplateContext."""
 
     name: str
     params: type[P]
-    build: Callable[[P], Workflow]
+    build: Callable[..., Workflow]
     description: str = ""
     output: type[pydantic.BaseModel] | None = None
+    feature: str | None = None  # the feature its tasks belong to, if any
 
     def schema(self) -> dict[str, Any]:
         """The JSON schema of the parameters (what the API publishes)."""
@@ -79,7 +93,11 @@ class Template(Generic[P]):
     def instantiate(self, params: Mapping[str, Any], *, tenant: str,
                     priority: Priority | str | None = None) -> WorkflowSpec:
         """Validate, build, and stamp the tenant (which never comes from the params)."""
-        spec = self.build(self.validate(params)).spec()
+        valid = self.validate(params)
+        wants_ctx = "ctx" in inspect.signature(self.build).parameters
+        built = (self.build(valid, TemplateContext(tenant)) if wants_ctx
+                 else self.build(valid))
+        spec = built.spec()
         return dataclasses.replace(
             spec, name=self.name, tenant=tenant,
             priority=spec.priority if priority is None else Priority.parse(priority))

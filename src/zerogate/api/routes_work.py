@@ -51,7 +51,8 @@ from zerogate.domain.workflow import WorkflowSpec
 from zerogate.errors import InvalidInput, NotFound, UnknownTemplate
 from zerogate.ports import GLOBAL
 from zerogate.telemetry.views import active_workflows, queue_view
-from zerogate.templates import TemplateParamsInvalid
+from zerogate.registry import Registry
+from zerogate.templates import Template, TemplateParamsInvalid
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 422, 429, 503)}
@@ -200,20 +201,27 @@ async def metrics(who: Viewer, api: ApiDep) -> MetricsOut:
             summary="The templates this server accepts, with their parameter schemas",
             tags=["templates"])
 async def templates(who: Viewer, api: ApiDep) -> list[TemplateOut]:
-    return [_template_out(t) for t in api.engine.registry.templates.all()]
+    registry = api.engine.registry
+    return [_template_out(registry, t) for t in registry.templates.all()]
 
 
 @router.get("/api/workflows/templates/{name}", response_model=TemplateOut, tags=["templates"])
 async def template(name: str, who: Viewer, api: ApiDep) -> TemplateOut:
     try:
-        return _template_out(api.engine.registry.templates.get(name))
+        registry = api.engine.registry
+        return _template_out(registry, registry.templates.get(name))
     except UnknownTemplate as exc:
         raise NotFound(str(exc)) from None
 
 
-def _template_out(t: Any) -> TemplateOut:
-    return TemplateOut(name=t.name, description=t.description, params_schema=t.schema(),
-                       output_schema=t.output_schema())
+def _template_out(registry: Registry, t: Template[Any]) -> TemplateOut:
+    out = TemplateOut(name=t.name, description=t.description, params_schema=t.schema(),
+                      output_schema=t.output_schema(), feature=t.feature)
+    if t.feature is not None:
+        category, need = registry.feature_needs(t.feature)
+        out.category = None if category is None else str(category)
+        out.cpu, out.memory_mb = need.cpu, need.memory / 2**20
+    return out
 
 
 @router.get("/api/workflows", response_model=WorkflowPage,

@@ -140,6 +140,11 @@ class TemplateOut(BaseModel):
     description: str
     params_schema: dict[str, Any]
     output_schema: dict[str, Any] | None
+    feature: str | None = Field(default=None,
+                                description="the feature the governor sheds it with")
+    category: str | None = Field(default=None, description="the feature's category")
+    cpu: float = Field(default=0.0, description="cores the heaviest step declares")
+    memory_mb: float = Field(default=0.0, description="peak memory the heaviest step declares")
 
 
 class QueueOut(BaseModel):

@@ -11,7 +11,7 @@ import os
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,7 @@ from zerogate.adapters.sampler import SystemSampler
 from zerogate.domain.admission import Admission
 from zerogate.domain.capacity import CapacityPlan
 from zerogate.domain.features import FeatureBook
-from zerogate.domain.model import Limits
+from zerogate.domain.model import Limits, Priority
 from zerogate.domain.records import WorkflowRecord
 from zerogate.domain.workflow import WorkflowSpec
 from zerogate.errors import EngineClosed, InvalidConfig, StoreUnavailable
@@ -220,6 +220,15 @@ class Engine:
         """Validate and store a workflow; returns once it is committed."""
         (handle,) = await self.submit_many([workflow], idempotency_keys=[idempotency_key])
         return handle
+
+    async def submit_template(self, name: str, params: Mapping[str, Any] | None = None, *,
+                              tenant: str = "default", priority: Priority | str | None = None,
+                              idempotency_key: str | None = None) -> WorkflowHandle:
+        """Submit one of the registry's templates, as the HTTP API does: the parameters
+        are validated (TemplateParamsInvalid names each problem) and the tenant stamped."""
+        template = self.registry.templates.get(name)
+        spec = template.instantiate(params or {}, tenant=tenant, priority=priority)
+        return await self.submit(spec, idempotency_key=idempotency_key)
 
     async def submit_many(self, workflows: Sequence[Workflow | WorkflowSpec], *,
                           idempotency_keys: Sequence[str | None] | None = None,
