@@ -21,17 +21,17 @@ def zerogate(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Complete
 
 @pytest.mark.slow
 def test_demo_runs_to_completion_and_prints_a_summary(tmp_path: Path) -> None:
-    done = zerogate("demo", "--documents", "12", cwd=tmp_path)
+    done = zerogate("demo", "--offline", "--documents", "12", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "completed: 48" in done.stdout
-    again = zerogate("demo", "--documents", "12", cwd=tmp_path)  # the same store file
+    again = zerogate("demo", "--offline", "--documents", "12", cwd=tmp_path)  # the same store
     assert again.returncode == 0 and "completed: 48" in again.stdout  # only its own run
     status = zerogate("status", "--db", "zerogate-demo.db", cwd=tmp_path)
     assert "completed 96" in status.stdout and "paused: nothing" in status.stdout
 
 
 def test_controls_are_durable_and_bad_input_is_explained(tmp_path: Path) -> None:
-    assert zerogate("demo", "--documents", "1", cwd=tmp_path).returncode == 0
+    assert zerogate("demo", "--offline", "--documents", "1", cwd=tmp_path).returncode == 0
     db = ("--db", "zerogate-demo.db")
     assert zerogate("pause", *db, "--scope", "tenant:acme", cwd=tmp_path).returncode == 0
     assert "tenant:acme" in zerogate("status", *db, cwd=tmp_path).stdout
@@ -97,7 +97,7 @@ def test_report_exports_the_demo_history_as_html_json_and_csv(tmp_path: Path) ->
     import zipfile
     from html.parser import HTMLParser
 
-    assert zerogate("demo", "--documents", "6", cwd=tmp_path).returncode == 0
+    assert zerogate("demo", "--offline", "--documents", "6", cwd=tmp_path).returncode == 0
     db = ("--db", "zerogate-demo.db")
     done = zerogate("report", *db, "--format", "json", "-o", "r.json", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr

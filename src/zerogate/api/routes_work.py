@@ -50,8 +50,8 @@ from zerogate.domain.model import TaskState
 from zerogate.domain.workflow import WorkflowSpec
 from zerogate.errors import InvalidInput, NotFound, UnknownTemplate
 from zerogate.ports import GLOBAL
-from zerogate.telemetry.views import active_workflows, queue_view
 from zerogate.registry import Registry
+from zerogate.telemetry.views import active_workflows, queue_view
 from zerogate.templates import Template, TemplateParamsInvalid
 
 ERRORS: dict[int | str, dict[str, Any]] = {

@@ -17,7 +17,16 @@ from collections.abc import Sequence
 
 from rich.markup import escape
 
-from zerogate.cli import controls, engine, governor, keys, report, submissions, workflows
+from zerogate.cli import (
+    controls,
+    demo,
+    engine,
+    governor,
+    keys,
+    report,
+    submissions,
+    workflows,
+)
 from zerogate.cli.connection import api_options
 from zerogate.cli.engine import load_registry, serve_metrics
 from zerogate.cli.governor import snapshot_rows
@@ -107,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     api_options(api, top=False)
     sub = p.add_subparsers(required=True, metavar="COMMAND")
     # In the order ``zerogate --help`` lists them.
+    demo.add_commands(sub)
     engine.add_commands(sub)
     submissions.add_commands(sub, api)
     workflows.add_commands(sub, api)

@@ -1,19 +1,19 @@
 """The commands that run an engine in this process: ``serve`` (the engine and the
-HTTP API), ``worker`` (the engine alone, on a registry of yours) and ``demo``."""
+HTTP API) and ``worker`` (the engine alone, on a registry of yours)."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import start_http_server
-from rich.table import Table
 
 from zerogate.adapters.sqlite_store import SqliteStore
-from zerogate.cli.output import console, progress_bar, state_counts
+from zerogate.cli.output import console
 from zerogate.domain.model import Limits
 from zerogate.domain.profiles import PROFILES
 from zerogate.errors import InvalidConfig
@@ -23,20 +23,15 @@ from zerogate.runtime.governor import GovernorConfig
 from zerogate.telemetry.prometheus import Exposition
 from zerogate.workflows import registry as builtin_registry
 
+if TYPE_CHECKING:
+    from zerogate.api.app import ApiSettings
+    from zerogate.api.server import ApiServer
+
 
 def add_commands(sub: Any) -> None:
-    """Add ``demo``, ``serve`` and ``worker``."""
-    _add_demo(sub)
+    """Add ``serve`` and ``worker``."""
     _add_serve(sub)
     _add_worker(sub)
-
-
-def _add_demo(sub: Any) -> None:
-    demo = sub.add_parser("demo", help="run a demo workload on a SQLite store")
-    demo.add_argument("--db", type=Path, default=Path("zerogate-demo.db"))
-    demo.add_argument("--documents", type=int, default=200)
-    demo.add_argument("--folder", type=Path, default=Path("zerogate-demo-files"))
-    demo.set_defaults(run=_demo)
 
 
 def _add_serve(sub: Any) -> None:
@@ -75,30 +70,6 @@ def _add_worker(sub: Any) -> None:
     worker.set_defaults(run=_worker)
 
 
-async def _demo(args: argparse.Namespace) -> int:
-    from zerogate.demo import demo_engine, run_demo
-
-    console.print(f"zerogate demo: {args.documents} documents, 4 tasks each, store {args.db}")
-    with progress_bar() as progress:
-        bar = progress.add_task("tasks", total=4 * args.documents, states="")
-
-        def show(done: int, total: int, states: dict[str, int]) -> None:
-            progress.update(bar, completed=done, total=total, states=state_counts(states))
-
-        async with demo_engine(args.db) as engine:
-            summary = await run_demo(engine, args.folder, args.documents, show)
-    table = Table(title="summary")
-    for col in ("workflows", "tasks by state", "tasks retried", "seconds", "tasks/s"):
-        table.add_column(col)
-    total = sum(summary.states.values())
-    table.add_row(str(summary.workflows), ", ".join(f"{k}: {v}" for k, v in
-                                                    sorted(summary.states.items())),
-                  str(summary.retried), f"{summary.seconds:.2f}",
-                  f"{total / summary.seconds:.0f}")
-    console.print(table)
-    return 0 if set(summary.states) == {"completed"} else 1
-
-
 def load_registry(spec: str) -> Registry:
     """Import ``module:attribute``; the attribute is a Registry or returns one."""
     module_name, _, attr = spec.partition(":")
@@ -127,29 +98,43 @@ async def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(args: argparse.Namespace) -> int:
+async def open_server(*, db: Path, host: str, port: int, registry: Registry,
+                      settings: ApiSettings | None = None, limits: Limits,
+                      governor: GovernorConfig | None, grace_s: float,
+                      process_workers: int | None = None) -> tuple[ApiServer, str | None]:
+    """An ApiServer (not yet started) on a SQLite store, and the first admin key if this
+    start created one (to print once)."""
     # Imported here: FastAPI and uvicorn take most of a second to import, which every
     # client command would otherwise pay for nothing.
     from zerogate.api.server import ApiServer, bind_socket, bootstrap_key, build
-    from zerogate.config import load_settings
 
-    settings = load_settings(args.config)
-    registry = (load_registry(args.app) if args.app else builtin_registry(args.files))
-    governor = None if args.no_governor else GovernorConfig(profile=args.profile)
-    config = EngineConfig(limits=settings.quotas.apply(Limits(max_running=args.max_running)),
-                          grace_s=args.grace, governor=governor)
-    store = SqliteStore(args.db)
+    config = EngineConfig(limits=limits, grace_s=grace_s, governor=governor)
+    if process_workers is not None:
+        config = dataclasses.replace(config, process_workers=process_workers)
+    store = SqliteStore(db)
     api = build(lambda hub: Engine(registry, store, config=config, events=hub), settings)
-    sock = bind_socket(args.host, args.port)
+    sock = bind_socket(host, port)
     await store.open()
     try:
-        first_key = await bootstrap_key(store, args.host, time.time())
+        first_key = await bootstrap_key(store, host, time.time())
     except BaseException:
         sock.close()
         raise
     finally:
         await store.close()
-    server = ApiServer(api, sock, grace_s=args.grace)
+    return ApiServer(api, sock, grace_s=grace_s), first_key
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from zerogate.config import load_settings
+
+    settings = load_settings(args.config)
+    registry = (load_registry(args.app) if args.app else builtin_registry(args.files))
+    server, first_key = await open_server(
+        db=args.db, host=args.host, port=args.port, registry=registry, settings=settings,
+        limits=settings.quotas.apply(Limits(max_running=args.max_running)),
+        governor=None if args.no_governor else GovernorConfig(profile=args.profile),
+        grace_s=args.grace)
 
     def ready(s: ApiServer) -> None:
         console.print(f"zerogate serving {len(registry.templates.all())} templates from "

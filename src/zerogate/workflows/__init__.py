@@ -1,8 +1,11 @@
 """The built-in workflow templates that ``zerogate serve`` offers by default.
 
-``registry(folder)`` returns a Registry with every built-in task and template (and the
-two examples ``greet`` and ``fan``); files
-the templates write go under ``folder`` (server configuration, never a request).
+``registry(folder)`` returns a Registry with every built-in task and template: the
+source systems' workloads (sponsor_analysis, grant_timeline, relationship_mapping,
+email_analysis, excel_processing, essay_review, essay_portfolio), the engine demo's
+document_analysis, and the two examples greet and fan. Files the templates read and
+write live under ``folder`` (server configuration, never a request): tenants' input
+files in ``folder/inbox/<tenant>/``, each workflow's work in ``folder/work/<token>/``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ import pydantic
 
 from zerogate.demo import build_registry, document_workflow
 from zerogate.registry import Registry, Workflow
+from zerogate.workflows.emails import add_emails
+from zerogate.workflows.essays import add_essays
 from zerogate.workflows.examples import add_examples
+from zerogate.workflows.grants import add_grants
+from zerogate.workflows.relationships import add_relationships
+from zerogate.workflows.sponsors import add_sponsors
+from zerogate.workflows.spreadsheets import add_spreadsheets
+
+WORKLOADS = (add_sponsors, add_grants, add_relationships, add_emails, add_spreadsheets,
+             add_essays)
 
 
 class DocumentParams(pydantic.BaseModel):
@@ -28,6 +40,8 @@ class DocumentParams(pydantic.BaseModel):
 def registry(folder: Path | str = "zerogate-files") -> Registry:
     reg = add_examples(build_registry())
     root = Path(folder)
+    for add in WORKLOADS:
+        add(reg, root)
 
     @reg.template(params=DocumentParams)
     def document_analysis(p: DocumentParams) -> Workflow:
