@@ -44,8 +44,8 @@ from bench.stats import REPO, append_result, median
 from zerogate import Engine, EngineConfig, Registry, SqliteStore
 from zerogate.domain.model import WorkflowState
 from zerogate.runtime.executor import measured_call_by_name
-from zerogate.workflows import graphs
-from zerogate.workflows.relationships import add_relationships
+from zerogate.workflows.relationships import graphs
+from zerogate.workflows.relationships.templates import add_relationships
 
 TEMPLATE = "relationship_mapping"
 STEPS = ("rel_load", "rel_paths", "rel_centrality", "rel_radius", "rel_report")
@@ -106,7 +106,7 @@ async def usage(engine: Engine) -> dict[str, tuple[float, int]]:
 
 def peer_run(edges: int, folder: Path) -> dict[str, Any]:
     """The same computations with plain networkx in this process."""
-    from zerogate.workflows import relationships as rel
+    from zerogate.workflows.relationships import templates as rel
 
     steps: dict[str, dict[str, float]] = {}
 

@@ -20,9 +20,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import openpyxl
 
+DATA = Path(__file__).resolve().parents[1] / "workflows" / "data"
 KEY_LINE = re.compile(r"export ZEROGATE_API_KEY=(zg_\S+)")
 BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith("ZEROGATE_")}
 BASE_ENV["COLUMNS"] = "200"  # rich wraps at 80 columns off a terminal
@@ -55,6 +58,13 @@ def ok(*results: Done) -> list[str]:
     for done in results:
         assert done.returncode == 0, (done.args, done.stdout, done.stderr)
     return [done.stdout for done in results]
+
+
+def final(printed: str, step: str) -> Any:
+    """The result of ``step`` in a ``status --json`` answer."""
+    [task] = [t for t in json.loads(printed)["tasks"] if t["step"] == step]
+    assert task["state"] == "completed", task
+    return task["result"]
 
 
 @dataclass
@@ -132,6 +142,32 @@ def test_the_cli_drives_a_server(tmp_path: Path) -> None:
         assert "completed" in done and "4 tasks" in done
         wid = int(re.search(r"submitted workflow (\d+)", done).group(1))  # type: ignore[union-attr]
 
+        # local files sent inline (text, and binary as base64), and one in the inbox
+        book = openpyxl.Workbook()
+        book.active.append(["Sponsor", "Email"])
+        book.active.append(["Cedar Arts Trust", "not-an-address"])
+        book.save(tmp_path / "book.xlsx")
+        (tmp_path / "history.csv").write_text(
+            "date,contact,organisation,kind,direction,amount\n"
+            "2026-01-05,Dara Okafor,Cedar Arts Trust,meeting,ours,\n"
+            "2026-02-10,Dara Okafor,Cedar Arts Trust,gift,theirs,5000\n")
+        inbox = tmp_path / "files" / "inbox" / "default"
+        inbox.mkdir(parents=True)
+        (inbox / "thread.mbox").write_bytes((DATA / "emails" / "thread.mbox").read_bytes())
+        excel, sponsors, mail = ok(*together(
+            functools.partial(cli, "submit", "excel_processing", "-f", "source=book.xlsx",
+                              "-p", 'types={"Email": "email"}', "--wait", "--json"),
+            functools.partial(cli, "submit", "sponsor_analysis", "-f", "source=history.csv",
+                              "--wait", "--json"),
+            functools.partial(cli, "submit", "email_analysis", "-p",
+                              'source={"file": "thread.mbox"}', "--wait", "--json")))
+        excel_report = final(excel, "excel_report")
+        assert excel_report["records"] == 1
+        assert excel_report["issues_by_kind"] == {"wrong_type": 1}
+        assert final(sponsors, "sponsor_report")["sponsors"][0]["organisation"] == (
+            "Cedar Arts Trust")
+        assert final(mail, "email_report")["totals"]["messages"] > 1
+
         system, one, listed, queued, bulk, made = ok(*together(
             functools.partial(cli, "status"), functools.partial(cli, "status", str(wid)),
             functools.partial(cli, "workflows", "--json"), functools.partial(cli, "queue"),
@@ -192,7 +228,7 @@ def test_the_cli_drives_a_server(tmp_path: Path) -> None:
         assert not any("First start" in line for line in again.printed)
         listed_again = httpx.get(f"{again.url}/api/workflows", timeout=10,
                                  headers={"Authorization": f"Bearer {key}"})
-        assert len(listed_again.json()["items"]) == 5
+        assert len(listed_again.json()["items"]) == 8
 
 
 def test_serve_refuses_a_public_address_on_a_store_without_keys(tmp_path: Path) -> None:

@@ -17,18 +17,12 @@ from zerogate import Registry
 from zerogate.domain.model import WorkflowState
 from zerogate.errors import InvalidInput
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows import mail
-from zerogate.workflows.emails import (
-    EmailReport,
-    add_emails,
-    contact_strength,
-    contact_tone,
-    counterparts,
-    engagement,
-    message_tone,
-    reply_stats,
-)
-from zerogate.workflows.mail import Mail
+from zerogate.workflows.mail import add_emails, bodies, files, parsing, write_sample_mbox
+from zerogate.workflows.mail.engagement import engagement, reply_stats
+from zerogate.workflows.mail.models import EmailReport
+from zerogate.workflows.mail.ranking import contact_strength
+from zerogate.workflows.mail.records import Mail, counterparts, load
+from zerogate.workflows.mail.sentiment import contact_tone, message_tone
 from zerogate.workflows.strength import DAY, Interaction
 
 DATA = Path(__file__).parent / "data" / "emails"
@@ -36,10 +30,10 @@ ADA, OMAR, GRACE = "ada.bauer@meridian.org", "omar.haddad@harbor.org", "grace.it
 GRANT = "<20250303101455.7731@cedar.org>"
 
 
-def read(name: str, tmp_path: Path, fmt: str = "auto") -> tuple[list[Mail], mail.Tally]:
+def read(name: str, tmp_path: Path, fmt: str = "auto") -> tuple[list[Mail], files.Tally]:
     out = tmp_path / f"{name}.jsonl"
-    tally = mail.read_mailbox(DATA / name, fmt, out)
-    return list(mail.load(out)), tally
+    tally = files.read_mailbox(DATA / name, fmt, out)
+    return list(load(out)), tally
 
 
 # --- decoding the hand-written files -----------------------------------------------------
@@ -94,65 +88,70 @@ def test_mbox_links_the_thread_flags_the_undated_and_skips_the_senderless(
 
 def test_own_text_drops_quotes_attributions_forwards_and_signatures() -> None:
     top_posted = "Fine by me.\n\nOn Tue, 4 Mar 2025, Ada wrote:\nEarlier text\nmore"
-    assert mail.own_text(top_posted) == ("Fine by me.", 3)
+    assert bodies.own_text(top_posted) == ("Fine by me.", 3)
     outlook = "Agreed.\n-----Original Message-----\nFrom: Ada\nSent: Monday"
-    assert mail.own_text(outlook) == ("Agreed.", 3)
+    assert bodies.own_text(outlook) == ("Agreed.", 3)
     inline = "On Mon, Omar wrote:\n> point one\nanswer one\n>> older\n> point two\nanswer two"
-    assert mail.own_text(inline) == ("answer one\nanswer two", 4)
+    assert bodies.own_text(inline) == ("answer one\nanswer two", 4)
     # "on ... wrote" inside a sentence is not an attribution
-    assert mail.own_text("On Monday Ada wrote the draft.")[0] == "On Monday Ada wrote the draft."
+    assert bodies.own_text("On Monday Ada wrote the draft.")[0] == "On Monday Ada wrote the draft."
 
 
 def test_html_to_text_quotes_blockquotes_and_drops_scripts() -> None:
     html = ("<html><head><title>x</title><style>p{}</style></head><body><p>Hi &amp; bye"
             "<br>line two</p><blockquote><p>old</p><blockquote>older</blockquote></blockquote>"
             "<script>alert(1)</script><div>end</div></body></html>")
-    assert mail.html_to_text(html) == "Hi & bye\n\nline two\n\n> old\n\n> > older\n\nend"
+    assert bodies.html_to_text(html) == "Hi & bye\n\nline two\n\n> old\n\n> > older\n\nend"
 
 
 def test_detect_format_and_unusable_files(tmp_path: Path) -> None:
     eml, box = tmp_path / "a.eml", tmp_path / "b.mbox"
     eml.write_text("From: a@b.org\n\nhi\n")
     box.write_text("From a@b.org Mon Mar  3 09:00:00 2025\nFrom: a@b.org\n\nhi\n")
-    assert (mail.detect_format(eml, "auto"), mail.detect_format(box, "auto")) == ("eml", "mbox")
+    assert files.detect_format(eml, "auto") == "eml"
+    assert files.detect_format(box, "auto") == "mbox"
     with pytest.raises(InvalidInput, match="does not start with a 'From ' line"):
-        mail.detect_format(eml, "mbox")
+        files.detect_format(eml, "mbox")
     (tmp_path / "empty").write_text("  \n")
     with pytest.raises(InvalidInput, match="empty"):
-        mail.detect_format(tmp_path / "empty", "auto")
+        files.detect_format(tmp_path / "empty", "auto")
     (tmp_path / "png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR")
     with pytest.raises(InvalidInput, match="binary"):
-        mail.detect_format(tmp_path / "png", "auto")
+        files.detect_format(tmp_path / "png", "auto")
 
 
 def test_thread_roots_follow_known_messages_and_survive_cycles() -> None:
     links = {"a": "a", "b": "a", "c": "b", "d": "missing", "x": "y", "y": "x"}
-    roots = mail.thread_roots(links)
+    roots = files.thread_roots(links)
     assert {k: roots[k] for k in "abcd"} == {"a": "a", "b": "a", "c": "a", "d": "missing"}
     assert roots["x"] in {"x", "y"}
 
 
 def test_me_is_checked_or_guessed() -> None:
-    tally = mail.Tally()
+    tally = files.Tally()
     for sender, to in ((ADA, OMAR), (OMAR, ADA), (GRACE, ADA), (ADA, GRACE)):
         tally.add(Mail(id=f"{sender}{to}", sender=sender, to=(to,)))
-    assert mail.choose_me([], tally) == ([ADA], True)
-    assert mail.choose_me([" Ada.Bauer@Meridian.org"], tally) == ([ADA], False)
+    assert files.choose_me([], tally) == ([ADA], True)
+    assert files.choose_me([" Ada.Bauer@Meridian.org"], tally) == ([ADA], False)
     with pytest.raises(InvalidInput, match=r"none of the addresses in 'me' \(x@y.org\)"):
-        mail.choose_me(["x@y.org"], tally)
+        files.choose_me(["x@y.org"], tally)
 
 
 def test_sample_is_seeded_and_the_header_cache_changes_nothing(tmp_path: Path) -> None:
     a, b, c = tmp_path / "a.mbox", tmp_path / "b.mbox", tmp_path / "c.mbox"
-    mail.write_sample_mbox(a, 4)
-    mail.write_sample_mbox(b, 4)
-    mail.write_sample_mbox(c, 5)
+    write_sample_mbox(a, 4)
+    write_sample_mbox(b, 4)
+    write_sample_mbox(c, 5)
     assert a.read_bytes() == b.read_bytes() != c.read_bytes()
-    raws = list(mail.raw_messages(a, "mbox"))
-    policy = mail.mail_policy()
-    cached = [mail.parse_message(raw, i, policy) for i, raw in enumerate(raws)]
-    assert cached == [mail.parse_message(raw, i) for i, raw in enumerate(raws)]
-    assert 0 < len(policy.header_factory.seen) <= mail.CACHE_SIZE  # type: ignore[attr-defined]
+    raws = list(files.raw_messages(a, "mbox"))
+    policy = parsing.mail_policy()
+    cached = [parsing.parse_message(raw, i, policy) for i, raw in enumerate(raws)]
+    assert cached == [parsing.parse_message(raw, i) for i, raw in enumerate(raws)]
+    seen = policy.header_factory.seen  # type: ignore[attr-defined]
+    assert 0 < len(seen) <= parsing.CACHE_SIZE
+    # the cache belongs to its policy (one per file read), never shared between them
+    fresh = parsing.mail_policy().header_factory
+    assert fresh is not policy.header_factory and fresh.seen == {}  # type: ignore[attr-defined]
 
 
 # --- tone --------------------------------------------------------------------------------

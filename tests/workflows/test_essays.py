@@ -18,14 +18,15 @@ from zerogate import Registry
 from zerogate.domain.model import WorkflowState
 from zerogate.errors import InvalidInput
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows import essay_bank
-from zerogate.workflows.essay_models import EssayReviewOutput, PortfolioOutput
-from zerogate.workflows.essay_prompt import analyse_prompt, cosine, relevance
-from zerogate.workflows.essay_recycle import recycled
-from zerogate.workflows.essay_report import scores, suggestions
-from zerogate.workflows.essay_samples import render, sample_portfolio, story, write_sample_essay
-from zerogate.workflows.essay_structure import structure
-from zerogate.workflows.essay_tools import (
+from zerogate.workflows.essays import bank as essay_bank
+from zerogate.workflows.essays.models import EssayReviewOutput, PortfolioOutput
+from zerogate.workflows.essays.prompt import analyse_prompt, cosine, relevance
+from zerogate.workflows.essays.recycle import recycled
+from zerogate.workflows.essays.report import scores, suggestions
+from zerogate.workflows.essays.samples import render, sample_portfolio, story, write_sample_essay
+from zerogate.workflows.essays.structure import structure
+from zerogate.workflows.essays.templates import add_essays
+from zerogate.workflows.essays.tools import (
     MAX_WORDS,
     check_size,
     decode,
@@ -36,7 +37,6 @@ from zerogate.workflows.essay_tools import (
     sentences,
     syllables,
 )
-from zerogate.workflows.essays import add_essays
 
 Rig = Callable[..., Any]
 CHALLENGE = ("The lessons we take from obstacles we encounter can be fundamental to later "

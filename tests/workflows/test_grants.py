@@ -12,19 +12,13 @@ import pytest
 
 from zerogate import Registry
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows.grants import (
-    Component,
-    GrantOutput,
-    GrantParams,
-    add_grants,
-    backward,
-    completion,
-    forward,
-    plan,
-    risks,
-    sample_components,
-    workdays,
-)
+from zerogate.workflows.grants import add_grants, sample_components
+from zerogate.workflows.grants.components import Component
+from zerogate.workflows.grants.dates import workdays
+from zerogate.workflows.grants.models import GrantOutput, GrantParams
+from zerogate.workflows.grants.progress import completion
+from zerogate.workflows.grants.risks import risks
+from zerogate.workflows.grants.schedule import backward, forward, plan
 
 MON = date(2025, 3, 3)  # a Monday
 FRI = date(2025, 3, 7)

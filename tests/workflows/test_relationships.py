@@ -15,8 +15,8 @@ from zerogate import Registry
 from zerogate.domain.model import WorkflowState
 from zerogate.errors import InvalidInput
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows import graphs
-from zerogate.workflows.relationships import (
+from zerogate.workflows.relationships import graphs
+from zerogate.workflows.relationships.templates import (
     Output,
     add_relationships,
     best_paths,

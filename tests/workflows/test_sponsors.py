@@ -18,17 +18,16 @@ from zerogate import Registry
 from zerogate.domain.model import WorkflowState
 from zerogate.errors import InvalidInput
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows.sponsors import (
-    SponsorOutput,
-    add_sponsors,
+from zerogate.workflows.sponsors import add_sponsors, write_sample_interactions
+from zerogate.workflows.sponsors.models import SponsorOutput
+from zerogate.workflows.sponsors.parsing import parse_interactions
+from zerogate.workflows.sponsors.recommendations import recommendations
+from zerogate.workflows.sponsors.scoring import (
     funding_probability,
     gifts_by_org,
     influence,
     influence_graph,
-    parse_interactions,
-    recommendations,
     strengths,
-    write_sample_interactions,
 )
 
 HEADER = "date,contact,organisation,kind,direction,amount\n"

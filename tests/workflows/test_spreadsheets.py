@@ -16,17 +16,12 @@ import pytest
 from zerogate import Registry, TaskContext, WorkflowState
 from zerogate.errors import InvalidInput
 from zerogate.templates import TemplateParamsInvalid
-from zerogate.workflows import entities as ent
-from zerogate.workflows.spreadsheets import (
-    WEIGHTS,
-    ExcelReport,
-    add_spreadsheets,
-    excel_entities,
-    excel_read,
-    excel_validate,
-    quality,
-    write_sample_xlsx,
-)
+from zerogate.workflows.excel import add_spreadsheets, cells, write_sample_xlsx
+from zerogate.workflows.excel.entities import excel_entities
+from zerogate.workflows.excel.quality import WEIGHTS, quality
+from zerogate.workflows.excel.reading import excel_read
+from zerogate.workflows.excel.report import ExcelReport
+from zerogate.workflows.excel.validation import excel_validate
 
 NO_CHECKS: dict[str, list[str]] = {"required": [], "typed": [], "unique": []}
 HEADER = ["ID", "Name", "Email", "Amount", "Date", "Active"]
@@ -110,30 +105,30 @@ def validate(got: dict[str, Any], checks: dict[str, Any], max_issues: int = 200
     ("EUR 1.2m", (1_200_000.0, "EUR")), ("12,500 usd", (12500.0, "USD")),
     ("£3k", (3000.0, "GBP")), ("12,500", None), ("USD", None), ("$5 more", None)])
 def test_amounts_written_as_text(text: str, want: tuple[float, str] | None) -> None:
-    assert ent.parse_amount(text) == want
+    assert cells.parse_amount(text) == want
 
 
 def test_amounts_found_inside_text() -> None:
-    assert ent.find_amounts("pledged $5 more, then EUR 1.2m and 300 GBP; A12 USD no") == [
+    assert cells.find_amounts("pledged $5 more, then EUR 1.2m and 300 GBP; A12 USD no") == [
         (5.0, "USD"), (1_200_000.0, "EUR"), (300.0, "GBP")]
 
 
 @pytest.mark.parametrize("text", ["2024-03-05", "5 Mar 2024", "March 5, 2024", "05/03/2024",
                                   "2024-03-05T00:00:00"])
 def test_dates_written_as_text(text: str) -> None:
-    assert ent.parse_date(text) is not None
+    assert cells.parse_date(text) is not None
 
 
 @pytest.mark.parametrize("text", ["G-001-00001", "soon", "2024-13-45", "Q3 2024"])
 def test_text_that_is_not_a_date(text: str) -> None:
-    assert ent.parse_date(text) is None
+    assert cells.parse_date(text) is None
 
 
 @pytest.mark.parametrize(("fmt", "want"), [
     ('"$"#,##0', "USD"), ("[$€-407] #,##0", "EUR"), ("#,##0 [$GBP]", "GBP"),
     ("[$-409]#,##0", None), ("#,##0.00", None), ("General", None)])
 def test_currency_of_a_number_format(fmt: str, want: str | None) -> None:
-    assert ent.format_currency(fmt) == want
+    assert cells.format_currency(fmt) == want
 
 
 @pytest.mark.parametrize(("cell", "kind", "want"), [
@@ -143,8 +138,8 @@ def test_currency_of_a_number_format(fmt: str, want: str | None) -> None:
     ({"date": "2024-01-02T00:00:00"}, "date", "ok"), ("5 Mar 2024", "date", "as_text"),
     (45000, "date", "wrong"), ("a@b.org", "email", "ok"), ("a@b", "email", "wrong"),
     ("yes", "bool", "as_text"), (False, "bool", "ok"), ({"error": "#N/A"}, "number", "wrong")])
-def test_type_checks(cell: Any, kind: ent.CellType, want: str) -> None:
-    assert ent.check(cell, kind) == want
+def test_type_checks(cell: Any, kind: cells.CellType, want: str) -> None:
+    assert cells.check(cell, kind) == want
 
 
 # --- validation -----------------------------------------------------------------------------

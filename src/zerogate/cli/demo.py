@@ -31,6 +31,7 @@ from zerogate.client.errors import ApiError
 from zerogate.domain.model import Limits
 from zerogate.runtime.governor import GovernorConfig
 from zerogate.runtime.signals import stop_on_signals
+from zerogate.telemetry.logs import configure_logging
 from zerogate.workflows import registry as builtin_registry
 from zerogate.workflows.mix import TENANTS, request
 
@@ -75,6 +76,19 @@ def add_commands(sub: Any) -> None:
 async def run_demo_command(args: argparse.Namespace) -> int:
     if args.offline:
         return await offline_demo(args)
+
+    # The load makes the engine log (bottlenecks found, features shed): to a file, so
+    # the console keeps to the progress line and the summary.
+    log_path = args.db.with_suffix(".log")
+    with log_path.open("a", encoding="utf-8") as log:
+        configure_logging(fmt="json", level="INFO", stream=log)
+        try:
+            return await _live_demo(args, log_path)
+        finally:
+            configure_logging(fmt=args.log_format, level=args.log_level)
+
+
+async def _live_demo(args: argparse.Namespace, log_path: Path) -> int:
     from zerogate.api.keys import new_key
 
     server, _ = await open_server(
@@ -87,14 +101,14 @@ async def run_demo_command(args: argparse.Namespace) -> int:
             key, record = new_key(tenant=tenant, role=role, name="demo", now=time.time())
             await server.engine.store.save_key(record)
             keys[tenant] = key
-        _where_to_look(server.url, keys["default"], args)
+        _where_to_look(server.url, keys["default"], args, log_path)
         clients = {t: AsyncClient(server.url, keys[t], timeout_s=30) for t in keys}
         try:
             with stop_on_signals() as stop:
                 load = await _submit(clients, args, stop)
                 if not stop.is_set():
                     await _drain(clients, load, args.drain, stop)
-            await _summary(clients, load)
+            await _summary(clients, load, args.db)
         finally:
             for client in clients.values():
                 await client.aclose()
@@ -130,7 +144,7 @@ async def offline_demo(args: argparse.Namespace) -> int:
     return 0 if set(summary.states) == {"completed"} else 1
 
 
-def _where_to_look(url: str, admin_key: str, args: argparse.Namespace) -> None:
+def _where_to_look(url: str, admin_key: str, args: argparse.Namespace, log_path: Path) -> None:
     console.print(f"[bold]zerogate demo[/bold]: serving on {url}, store {args.db}, files under "
                   f"{args.folder}; {args.rate:g} workflows/s for {args.duration:g} s "
                   f"as tenants {', '.join(TENANTS)}")
@@ -143,7 +157,8 @@ def _where_to_look(url: str, admin_key: str, args: argparse.Namespace) -> None:
                  f"curl -s -H \"Authorization: Bearer $ZEROGATE_API_KEY\" {url}/metrics",
                  f"curl -s -H \"Authorization: Bearer $ZEROGATE_API_KEY\" "
                  f"{url}/api/system/dashboard",
-                 f"open {url}/docs            # the API, with every template's schema"):
+                 f"open {url}/docs            # the API, with every template's schema",
+                 f"tail -f {log_path}   # structured logs: bottlenecks, shedding, alerts"):
         console.print(f"    {line}", highlight=False, soft_wrap=True)
 
 
@@ -191,7 +206,7 @@ async def _drain(clients: dict[str, AsyncClient], load: Load, drain_s: float,
                 await asyncio.wait_for(stop.wait(), 1.0)
 
 
-async def _summary(clients: dict[str, AsyncClient], load: Load) -> None:
+async def _summary(clients: dict[str, AsyncClient], load: Load, db: Path) -> None:
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for tenant, ids in load.ids.items():
         async for wf in clients[tenant].iter_workflows():
@@ -203,6 +218,8 @@ async def _summary(clients: dict[str, AsyncClient], load: Load) -> None:
             f"{k}: {v}" for k, v in sorted(load.refused.items())))
     report = await clients["default"].report(format="json", hours=1)
     console.print(task_type_table(_json(report)["task_types"]))
+    console.print(f"All of it stays in {db}: zerogate report --db {db} --format html "
+                  "-o report.html", highlight=False, soft_wrap=True)
 
 
 def template_table(runs: dict[str, list[dict[str, Any]]]) -> Table:

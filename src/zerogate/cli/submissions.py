@@ -4,6 +4,7 @@ and the ``templates`` they may start from."""
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,9 @@ def add_commands(sub: Any, api: argparse.ArgumentParser) -> None:
                              "[1,2]), else as text; repeat for more")
     submit.add_argument("--params", default=None, metavar="JSON",
                         help="parameters as one JSON object (-p values override it)")
+    submit.add_argument("-f", "--file", action="append", default=[], metavar="KEY=PATH",
+                        help="send a local file inline as parameter KEY ({\"text\": ...}, "
+                             "or {\"base64\": ...} when it is not UTF-8 text)")
     submit.add_argument("--priority", choices=("critical", "high", "medium", "low"))
     submit.add_argument("--idempotency-key", default=None, metavar="K",
                         help="submitting again with the same K returns the first run")
@@ -76,8 +80,26 @@ def parse_params(params_json: str | None, pairs: Sequence[str]) -> dict[str, Any
     return params
 
 
+def inline_files(pairs: Sequence[str]) -> dict[str, dict[str, str]]:
+    """``KEY=PATH`` pairs as template sources: a file's text, or its bytes in base64."""
+    sources = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise InvalidInput(f"--file takes KEY=PATH, got {pair!r}")
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        try:
+            sources[name] = {"text": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            sources[name] = {"base64": base64.b64encode(data).decode("ascii")}
+    return sources
+
+
 async def _submit(args: argparse.Namespace) -> int:
-    params = parse_params(args.params, args.param)
+    params = {**parse_params(args.params, args.param), **inline_files(args.file)}
     async with connect(args) as c:
         run = await c.submit(args.template, params, priority=args.priority,
                              idempotency_key=args.idempotency_key)

@@ -16,13 +16,13 @@ import pydantic
 
 from zerogate.demo import build_registry, document_workflow
 from zerogate.registry import Registry, Workflow
-from zerogate.workflows.emails import add_emails
 from zerogate.workflows.essays import add_essays
 from zerogate.workflows.examples import add_examples
+from zerogate.workflows.excel import add_spreadsheets
 from zerogate.workflows.grants import add_grants
+from zerogate.workflows.mail import add_emails
 from zerogate.workflows.relationships import add_relationships
 from zerogate.workflows.sponsors import add_sponsors
-from zerogate.workflows.spreadsheets import add_spreadsheets
 
 WORKLOADS = (add_sponsors, add_grants, add_relationships, add_emails, add_spreadsheets,
              add_essays)

@@ -39,8 +39,8 @@ import pydantic
 from zerogate.registry import Registry, Workflow
 from zerogate.runtime.executor import TaskContext
 from zerogate.templates import TemplateContext
-from zerogate.workflows import graphs
 from zerogate.workflows.inputs import Source, materialize, workdir
+from zerogate.workflows.relationships import graphs
 
 FEATURE = "relationship_mapping"
 EXACT_BETWEENNESS = 1_000  # people: exact betweenness up to here, sampled above

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from zerogate.workflows import essay_bank as bank
-from zerogate.workflows.essay_tools import portal_words, split_sentences
+from zerogate.workflows.essays import bank
+from zerogate.workflows.essays.tools import portal_words, split_sentences
 from zerogate.workflows.samples import ORG_HEAD, Cast
 
 Paragraphs = list[list[str]]

@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from zerogate.workflows.essay_tools import stem, term_forms, terms
+from zerogate.workflows.essays.tools import stem, term_forms, terms
 
 MAX_KEY_TERMS = 12
 QUESTION_TYPES: tuple[tuple[str, tuple[str, ...]], ...] = (

@@ -14,8 +14,8 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from zerogate.workflows.essay_recycle import MAX_TEXTS
-from zerogate.workflows.essay_report import review
+from zerogate.workflows.essays.recycle import MAX_TEXTS
+from zerogate.workflows.essays.report import review
 
 MAX_PASSAGES = MAX_TEXTS  # passages in the report (the recycle tool keeps their text)
 SCORE_KEYS = ("overall", "limits", "readability", "structure", "relevance")

@@ -12,10 +12,10 @@ essay_portfolio: the same tool tasks per essay, with ids ``e<n>-<tool>`` (so a
 portfolio of n essays is ``6 n + 2`` tasks), then ``recycle`` after every load
 (passages reused between essays) and ``report`` after everything.
 
-The tools are pure functions (``essay_tools``, ``essay_structure``, ``essay_prompt``,
-``essay_recycle``); a task reads the normalised essay its essay's load task wrote
-and returns small JSON. Readability (a dictionary look-up per word) and recycling
-(hashing every essay) run in child processes; the rest are light.
+The tools are pure functions (``tools``, ``structure``, ``prompt``, ``recycle``); a
+task reads the normalised essay its essay's load task wrote and returns small JSON.
+Readability (a dictionary look-up per word) and recycling (hashing every essay) run
+in child processes; the rest are light.
 """
 
 from __future__ import annotations
@@ -27,19 +27,19 @@ from typing import Any
 from zerogate.registry import Registry, Workflow
 from zerogate.runtime.executor import TaskContext
 from zerogate.templates import TemplateContext
-from zerogate.workflows import essay_samples
-from zerogate.workflows.essay_models import (
+from zerogate.workflows.essays import samples as essay_samples
+from zerogate.workflows.essays.models import (
     EssayReviewOutput,
     EssayReviewParams,
     PortfolioOutput,
     PortfolioParams,
 )
-from zerogate.workflows.essay_portfolio import portfolio
-from zerogate.workflows.essay_prompt import analyse_prompt, relevance
-from zerogate.workflows.essay_recycle import recycled
-from zerogate.workflows.essay_report import review
-from zerogate.workflows.essay_structure import structure
-from zerogate.workflows.essay_tools import (
+from zerogate.workflows.essays.portfolio import portfolio
+from zerogate.workflows.essays.prompt import analyse_prompt, relevance
+from zerogate.workflows.essays.recycle import recycled
+from zerogate.workflows.essays.report import review
+from zerogate.workflows.essays.structure import structure
+from zerogate.workflows.essays.tools import (
     check_size,
     counts,
     decode,
@@ -50,11 +50,6 @@ from zerogate.workflows.essay_tools import (
 from zerogate.workflows.inputs import materialize, workdir
 
 TOOLS = ("load", "prompt", "limits", "readability", "structure", "relevance")
-
-
-def write_sample_essay(path: Path, seed: int) -> None:
-    """Write a seeded sample essay (one personal story, about 300 words) to ``path``."""
-    essay_samples.write_sample_essay(path, seed)
 
 
 def _text(ctx: TaskContext, load: str) -> str:
@@ -70,7 +65,7 @@ def essay_load(source: dict[str, Any], root: str, tenant: str, work: str, key: s
     def portfolio_writer(path: Path, seed: int) -> None:
         essay_samples.write_portfolio_essay(path, seed, part or 0)
 
-    writer = write_sample_essay if part is None else portfolio_writer
+    writer = essay_samples.write_sample_essay if part is None else portfolio_writer
     found = materialize(source, root=root, tenant=tenant, dest=Path(work) / f"{key}-input.txt",
                         sample=writer)
     raw = decode(Path(found["path"]).read_bytes())

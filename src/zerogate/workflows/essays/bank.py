@@ -2,7 +2,7 @@
 
 Seven personal stories, each an opening, body paragraphs, a reflection and a closing
 that comes back to the opening, plus pools of why-us sentences, prompts by question
-type and a few cliché openings; ``essay_samples`` assembles them into essays. The
+type and a few cliché openings; ``samples`` assembles them into essays. The
 placeholders ``{friend}``, ``{teacher}``, ``{sibling}``, ``{college}``, ``{program}``,
 ``{professor}``, ``{course}``, ``{club}`` and ``{place}`` are filled from a seeded cast.
 Data only: the sentences were written for this module.

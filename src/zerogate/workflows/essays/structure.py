@@ -23,7 +23,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Any
 
-from zerogate.workflows.essay_tools import (
+from zerogate.workflows.essays.tools import (
     clip,
     paragraphs,
     portal_words,
