@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zerogate import Engine, EngineConfig, Limits, SqliteStore
+from zerogate.adapters.events import EventLog
 from zerogate.adapters.scripted_sampler import ScriptedSampler
 from zerogate.domain.model import TaskState, WorkflowState
 from zerogate.domain.profiles import profile_from_config
@@ -33,13 +34,6 @@ class Machine:
             signals=frozenset({"cpu", "memory"}))
 
 
-async def until(check: object, timeout_s: float = 30.0) -> None:
-    async def loop() -> None:
-        while not await check():  # type: ignore[operator]
-            await asyncio.sleep(0.05)
-    await asyncio.wait_for(loop(), timeout_s)
-
-
 async def test_an_experimental_template_waits_while_shed_and_runs_once_back(
         tmp_path: Path) -> None:
     machine = Machine()
@@ -47,18 +41,16 @@ async def test_an_experimental_template_waits_while_shed_and_runs_once_back(
     config = EngineConfig(limits=Limits(max_running=8), process_workers=2, grace_s=1.0,
                           poll_s=0.1, governor=GovernorConfig(
                               profile="quick", custom_profiles={"quick": quick}))
+    events = EventLog()
     engine = Engine(registry(tmp_path / "files"), SqliteStore(tmp_path / "shed.db"),
-                    config=config, sampler=ScriptedSampler(machine.snapshot,
+                    config=config, events=events, sampler=ScriptedSampler(machine.snapshot,
                                                             monotonic=time.monotonic))
     async with engine:
         governor = engine.governor
         assert governor is not None
         machine.cpu = 0.75  # above the high CPU band: experimental features go off
-
-        async def email_is_off() -> bool:
-            return any(s.name == "email_analysis" and not s.is_on
-                       for s in governor.features.states())
-        await until(email_is_off)
+        await asyncio.wait_for(events.wait_for(
+            lambda e: e.kind == "feature" and e.state == "email_analysis:off"), 30)
         mail = await engine.submit_template("email_analysis", {"source": {"sample": 3}})
         # an essential template, even at low priority, runs under the same load
         grant = next(r for r in map(request, range(200)) if r.template == "grant_timeline")
