@@ -4,6 +4,7 @@ tenant from the caller, and templates submitted in-process like the API does."""
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pydantic
@@ -13,7 +14,7 @@ from zerogate import Engine, EngineConfig, Registry, SqliteStore, Workflow
 from zerogate.domain.admission import Need
 from zerogate.errors import InvalidConfig, InvalidInput, UnknownTemplate
 from zerogate.templates import TemplateContext, TemplateParamsInvalid
-from zerogate.workflows.inputs import Source, inbox_file, materialize, workdir
+from zerogate.workflows.inputs import Source, inbox_file, materialize, prune_work, workdir
 
 
 def write_seed(path: Path, seed: int) -> None:
@@ -123,3 +124,23 @@ async def test_a_template_learns_the_submitting_tenant_and_is_submitted_in_proce
 def test_a_template_feature_must_be_declared() -> None:
     with pytest.raises(InvalidConfig, match="template feature 'ghost' is not declared"):
         Registry().template(params=Who, feature="ghost")
+
+
+def test_idle_work_folders_are_pruned_and_busy_ones_and_inboxes_kept(tmp_path: Path) -> None:
+    def folder(path: Path, age_s: float, now: float) -> None:
+        path.mkdir(parents=True)
+        (path / "f.json").write_text("{}")
+        for p in (path / "f.json", path):
+            os.utime(p, (now - age_s, now - age_s))
+
+    now = 1_800_000_000.0
+    folder(tmp_path / "work" / "idle", 8 * 86_400, now)
+    folder(tmp_path / "work" / "fresh", 3_600, now)
+    folder(tmp_path / "work" / "busy", 8 * 86_400, now)
+    (tmp_path / "work" / "busy" / "new.json").write_text("{}")  # a step wrote just now
+    os.utime(tmp_path / "work" / "busy" / "new.json", (now - 60, now - 60))
+    folder(tmp_path / "inbox" / "acme", 30 * 86_400, now)
+    assert prune_work(tmp_path, older_than_s=7 * 86_400, now=now) == 1
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["busy", "fresh"]
+    assert (tmp_path / "inbox" / "acme" / "f.json").exists()
+    assert prune_work(tmp_path / "nowhere", older_than_s=0, now=now) == 0

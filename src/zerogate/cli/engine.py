@@ -4,8 +4,10 @@ HTTP API) and ``worker`` (the engine alone, on a registry of yours)."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import importlib
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,11 +19,15 @@ from zerogate.cli.output import console
 from zerogate.domain.model import Limits
 from zerogate.domain.profiles import PROFILES
 from zerogate.errors import InvalidConfig
+from zerogate.ports import Clock
 from zerogate.registry import Registry
 from zerogate.runtime.engine import Engine, EngineConfig
 from zerogate.runtime.governor import GovernorConfig
 from zerogate.telemetry.prometheus import Exposition
 from zerogate.workflows import registry as builtin_registry
+from zerogate.workflows.inputs import prune_work
+
+log = logging.getLogger("zerogate.server")
 
 if TYPE_CHECKING:
     from zerogate.api.app import ApiSettings
@@ -45,6 +51,8 @@ def _add_serve(sub: Any) -> None:
                             "(default: the built-in templates)")
     serve.add_argument("--files", type=Path, default=Path("zerogate-files"),
                        help="folder the built-in templates write their files to")
+    serve.add_argument("--keep-work-days", type=float, default=7.0,
+                       help="remove template work folders idle for longer (hourly)")
     serve.add_argument("--config", type=Path, default=None,
                        help="TOML file with [api] limits and [quotas] (see zerogate.config)")
     serve.add_argument("--max-running", type=int, default=64)
@@ -146,9 +154,26 @@ async def _serve(args: argparse.Namespace) -> int:
                           soft_wrap=True)
         console.print(f"    try: zerogate status --url {s.url}", highlight=False)
 
-    await server.serve_until_signalled(on_ready=ready)
+    pruner = asyncio.create_task(prune_forever(server.engine.clock, args.files,
+                                               args.keep_work_days * 86_400))
+    try:
+        await server.serve_until_signalled(on_ready=ready)
+    finally:
+        pruner.cancel()
     console.print("server stopped")
     return 0
+
+
+async def prune_forever(clock: Clock, files: Path, older_than_s: float,
+                        every_s: float = 3_600.0) -> None:
+    """Remove idle template work folders now and then every ``every_s`` seconds."""
+    while True:
+        removed = await asyncio.to_thread(prune_work, files, older_than_s=older_than_s,
+                                          now=clock.now())
+        if removed:
+            log.info("removed %d template work folders idle for over %.0f s", removed,
+                     older_than_s)
+        await clock.sleep(every_s)
 
 
 def serve_metrics(exposition: Exposition, port: int) -> None:

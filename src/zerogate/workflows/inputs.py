@@ -13,7 +13,9 @@ A request can never name a path of its own: ``file`` is a relative name checked 
 stay inside the tenant's inbox (after resolving links), and the tenant comes from the
 caller's credentials (``TemplateContext``), never from the parameters. Each workflow
 works in a fresh folder ``<files>/work/<token>/``; a task passes a later one the path
-of what it wrote (its JSON result), never the content.
+of what it wrote (its JSON result), never the content. Work folders stay after the
+workflow ends (a retried step may need them); ``prune_work`` removes idle ones, which
+``zerogate serve`` does at start-up and then hourly (``--keep-work-days``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shutil
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,6 +66,26 @@ def workdir(root: Path | str) -> Path:
     """A fresh folder for one workflow's files (named, not created: its first task
     creates it, so building a workflow touches no disk)."""
     return Path(root) / "work" / uuid.uuid4().hex
+
+
+def prune_work(root: Path | str, *, older_than_s: float, now: float) -> int:
+    """Delete work folders last changed more than ``older_than_s`` before ``now``;
+    returns how many. Inboxes are the tenants' and never touched. A folder a running
+    workflow still uses changes as its steps write, so only idle ones are old."""
+    work = Path(root) / "work"
+    if not work.is_dir():
+        return 0
+    removed = 0
+    for folder in work.iterdir():
+        try:
+            newest = max((f.stat().st_mtime for f in folder.rglob("*")),
+                         default=folder.stat().st_mtime)
+            if folder.is_dir() and now - newest > older_than_s:
+                shutil.rmtree(folder)
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile
+            continue
+    return removed
 
 
 def inbox(root: Path | str, tenant: str) -> Path:
