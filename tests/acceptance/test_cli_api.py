@@ -154,6 +154,12 @@ def test_the_cli_drives_a_server(tmp_path: Path) -> None:
         inbox = tmp_path / "files" / "inbox" / "default"
         inbox.mkdir(parents=True)
         (inbox / "thread.mbox").write_bytes((DATA / "emails" / "thread.mbox").read_bytes())
+        # experimental features the governor may shed on a busy machine: held on here
+        # (shedding itself is tested in tests/workflows/test_shedding.py)
+        for feature in ("excel_processing", "email_analysis"):
+            held = http.put(f"/api/features/{feature}", json={"state": "on", "for_s": 600},
+                            headers={"Authorization": f"Bearer {key}"})
+            assert held.status_code == 200, held.text
         excel, sponsors, mail = ok(*together(
             functools.partial(cli, "submit", "excel_processing", "-f", "source=book.xlsx",
                               "-p", 'types={"Email": "email"}', "--wait", "--json"),
