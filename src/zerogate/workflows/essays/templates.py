@@ -24,8 +24,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from zerogate import TaskContext
 from zerogate.registry import Registry, Workflow
-from zerogate.runtime.executor import TaskContext
 from zerogate.templates import TemplateContext
 from zerogate.workflows.essays import samples as essay_samples
 from zerogate.workflows.essays.models import (

@@ -19,7 +19,7 @@ from typing import Any
 
 import pydantic
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.excel.cells import (
     DIGIT,
     EMAIL,

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 
 WEIGHTS = {"completeness": 0.35, "validity": 0.30, "uniqueness": 0.20, "consistency": 0.15}
 USUALLY_FILLED = 0.8  # without `required`, columns this full are taken as expected filled

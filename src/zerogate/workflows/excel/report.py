@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import pydantic
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.excel.entities import Entities
 
 Scalar = str | int | float | bool | None

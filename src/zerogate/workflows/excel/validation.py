@@ -15,7 +15,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.excel.cells import CellType, check, expected, is_blank, plain
 from zerogate.workflows.excel.reading import read_rows
 

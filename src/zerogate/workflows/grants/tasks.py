@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.grants.components import Component
 from zerogate.workflows.grants.models import GrantOutput
 from zerogate.workflows.grants.progress import completion

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.mail.records import (
     DAY,
     HOUR,

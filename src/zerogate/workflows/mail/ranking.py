@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.mail.records import as_of_time, counterparts, iso, load, write_json
 from zerogate.workflows.strength import Interaction, level, strength
 

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.mail.models import (
     TOP_CONTACTS,
     TOP_THREADS,

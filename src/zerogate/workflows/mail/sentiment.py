@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from zerogate.runtime.executor import TaskContext
+from zerogate import TaskContext
 from zerogate.workflows.mail.records import DAY, Mail, counterparts, load, write_json
 
 TREND_STEP = 0.1  # compound per 30 days that counts as a trend

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import pydantic
 
-from zerogate.domain.retry import RetryPolicy
+from zerogate import RetryPolicy
 from zerogate.registry import Registry, Workflow
 from zerogate.templates import TemplateContext
 from zerogate.workflows.inputs import Source, materialize, workdir

@@ -36,8 +36,8 @@ from typing import Any, Literal
 import networkx as nx
 import pydantic
 
+from zerogate import TaskContext
 from zerogate.registry import Registry, Workflow
-from zerogate.runtime.executor import TaskContext
 from zerogate.templates import TemplateContext
 from zerogate.workflows.inputs import Source, materialize, workdir
 from zerogate.workflows.relationships import graphs

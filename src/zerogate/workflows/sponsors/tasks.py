@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from zerogate import TaskContext
 from zerogate.errors import InvalidInput
-from zerogate.runtime.executor import TaskContext
 from zerogate.workflows.inputs import materialize
 from zerogate.workflows.sponsors.models import SponsorOutput
 from zerogate.workflows.sponsors.parsing import parse_interactions
