@@ -17,9 +17,6 @@ Prints a table and appends a JSON line to ``bench/results/governor.jsonl``; with
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,8 +31,8 @@ import zerogate as zg
 from bench import zg_work
 from bench.cases import Context, zg_row
 from bench.report import PEER, Check, Row, describe, verdict
-from bench.runner import TIMEOUT_S, BenchError, Series, _result, _tail
-from bench.stats import REPO, append_result, median
+from bench.runner import Series, emit, interleaved, run_module, sized
+from bench.stats import append_result, median
 from zerogate.adapters.sampler import SystemSampler
 from zerogate.domain.resources import ResourceSnapshot
 from zerogate.runtime.governor import Governor, GovernorConfig
@@ -124,9 +121,7 @@ def child(variant: str, size: int, folder: str, profile: str | None) -> None:
         with AllThreads() as profiler:
             figures = workload(variant, size, folder)
         Path(profile).write_text(profiler.report(top=40))
-    # ru_maxrss: the kernel's high-water mark of this process, in KiB on Linux.
-    figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(figures), flush=True)
+    emit(figures)
 
 
 # ---------------------------------------------------------------- the parent
@@ -135,28 +130,18 @@ def child(variant: str, size: int, folder: str, profile: str | None) -> None:
 def run_variant(variant: str, size: int, profile: Path | None = None) -> dict[str, Any]:
     """One run of ``variant`` in a fresh process and a fresh temporary folder."""
     with tempfile.TemporaryDirectory(prefix=f"zgbench-governor-{variant}-") as folder:
-        cmd = [sys.executable, "-m", "bench.governor", "--child", variant,
-               "--tasks", str(size), "--dir", folder]
+        args = ["--child", variant, "--tasks", str(size), "--dir", folder]
         if profile is not None:
-            cmd += ["--profile-to", str(profile)]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                              timeout=TIMEOUT_S, check=False)
-    if proc.returncode != 0:
-        raise BenchError(f"governor {variant} exited with code {proc.returncode}: "
-                         f"{_tail(proc.stderr)}")
-    return _result(variant, proc.stdout)
+            args += ["--profile-to", str(profile)]
+        return run_module("bench.governor", f"governor {variant}", args)
 
 
 def measure(size: int, repeat: int, say: Say) -> dict[str, Series]:
-    """``repeat`` rounds of every variant, interleaved; round r starts at variant r mod 3."""
+    """``repeat`` rounds of every variant, interleaved."""
     series = {v: Series(f"governor_{v}", size) for v in VARIANTS}
-    for r in range(repeat):
-        order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
-        for variant in order:
-            series[variant].runs.append(run_variant(variant, size))
-        say(f"  round {r + 1}/{repeat}: " + ", ".join(
-            f"{v} {size / series[v].runs[-1]['seconds']:,.0f}/s" for v in VARIANTS))
-    return series
+    return interleaved(series, repeat, lambda v: run_variant(v, size), lambda r: say(
+        f"  round {r + 1}/{repeat}: " + ", ".join(
+            f"{v} {size / series[v].runs[-1]['seconds']:,.0f}/s" for v in VARIANTS)))
 
 
 def paired(series: dict[str, Series], variant: str, key: str = "seconds") -> float:
@@ -297,16 +282,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
     parser.add_argument("--profile-to", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.repeat is None:
-        args.repeat = 2 if args.quick else 5
-    if args.tasks is None:
-        args.tasks = 2_000 if args.quick else 10_000
-    if args.repeat < 1 or args.tasks < 1:
-        parser.error("--repeat and --tasks must be at least 1")
-    if args.child and not args.dir:
-        parser.error("--child needs --dir")
-    return args
+    return sized(parser, parser.parse_args(argv), repeat=(2, 5), tasks=(2_000, 10_000))
 
 
 def main(argv: list[str] | None = None) -> int:

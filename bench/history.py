@@ -30,9 +30,7 @@ import asyncio
 import contextlib
 import json
 import random
-import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,8 +43,8 @@ from rich.table import Table
 
 import zerogate as zg
 from bench.report import MET, Check, describe, verdict
-from bench.runner import TIMEOUT_S, BenchError, _result, _tail
-from bench.stats import REPO, append_result, median, percentile
+from bench.runner import child_needs_dir, emit, run_module
+from bench.stats import append_result, median, percentile
 from zerogate.adapters.sqlite_ops import LIVE_STATEMENTS
 from zerogate.domain.bottlenecks import Finding, Severity, Tracked
 from zerogate.domain.records import NewWorkflow, RollupRow
@@ -341,23 +339,16 @@ def child(kind: str, args: argparse.Namespace) -> None:
         figures = asyncio.run(build(args.dir, args.tasks))
     else:
         figures = asyncio.run(observe(args.dir, args.repeat, args.report_repeat))
-    figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(figures), flush=True)
+    emit(figures)
 
 
 # ---------------------------------------------------------------- the parent
 
 
 def run_child(kind: str, folder: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "bench.history", "--child", kind, "--dir", folder,
-           "--tasks", str(args.tasks), "--repeat", str(args.repeat),
-           "--report-repeat", str(args.report_repeat)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S,
-                          check=False)
-    if proc.returncode != 0:
-        raise BenchError(f"history {kind} exited with code {proc.returncode}: "
-                         f"{_tail(proc.stderr, 20)}")
-    return _result(kind, proc.stdout)
+    return run_module("bench.history", f"history {kind}", [
+        "--child", kind, "--dir", folder, "--tasks", str(args.tasks), "--repeat",
+        str(args.repeat), "--report-repeat", str(args.report_repeat)], tail=20)
 
 
 def latencies(samples: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
@@ -446,9 +437,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if min(args.tasks, args.repeat, args.report_repeat) < 1:
         parser.error("--tasks, --repeat and --report-repeat must be at least 1")
-    if args.child and not args.dir:
-        parser.error("--child needs --dir")
-    return args
+    return child_needs_dir(parser, args)
 
 
 def main(argv: list[str] | None = None) -> int:

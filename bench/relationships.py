@@ -28,9 +28,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +37,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from bench.stats import REPO, append_result, median
+from bench.runner import child_needs_dir, emit, run_module
+from bench.stats import append_result, median
 from zerogate import Engine, EngineConfig, Registry, SqliteStore
 from zerogate.domain.model import WorkflowState
 from zerogate.runtime.executor import measured_call_by_name
@@ -134,8 +132,7 @@ def child(variant: str, edges: int, folder: str) -> None:
     work = Path(folder)
     figures = (asyncio.run(engine_run(edges, work)) if variant == "engine"
                else peer_run(edges, work))
-    figures["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(figures), flush=True)
+    emit(figures, rss_key="rss_mib")
 
 
 # ---------------------------------------------------------------- the parent
@@ -143,16 +140,9 @@ def child(variant: str, edges: int, folder: str) -> None:
 
 def run_child(variant: str, edges: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix=f"zgbench-rel-{variant}-") as folder:
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.relationships", "--child", variant,
-             "--edges", str(edges), "--dir", folder],
-            cwd=REPO, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
-    lines = [x for x in proc.stdout.splitlines() if x.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"{variant} at {edges:,} ties exited with code "
-                           f"{proc.returncode}: {proc.stderr[-2000:]}")
-    result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
-    return result
+        return run_module("bench.relationships", f"{variant} at {edges:,} ties",
+                          ["--child", variant, "--edges", str(edges), "--dir", folder],
+                          tail=20)
 
 
 def measure(sizes: list[int], repeat: int, say: Callable[[str], None]) -> dict[int, Any]:
@@ -253,6 +243,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.repeat is None:
         args.repeat = 1 if args.quick else 3
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    child_needs_dir(parser, args)
     default = "10000" if args.quick else ",".join(map(str, SIZES))
     args.edges = [int(x) for x in (args.edges or default).split(",")]
     args.edges_one = args.edges[0]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,3 +131,61 @@ def measure(workload: str, size: int, repeat: int) -> Series:
     for _ in range(repeat):
         series.runs.append(run_child(workload, size))
     return series
+
+
+# ------------------------------------------------- the benchmarks' own child processes
+
+def emit(figures: dict[str, Any], rss_key: str = "rss_mb") -> None:
+    """In a child: add this process's peak RSS (MiB) and print the RESULT line."""
+    import resource
+
+    # ru_maxrss: the kernel's high-water mark of this process, in KiB on Linux.
+    figures[rss_key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(RESULT + json.dumps(figures), flush=True)
+
+
+def run_module(module: str, what: str, args: list[str], *, tail: int = 8) -> dict[str, Any]:
+    """``python -m module --child ...`` in a fresh process; its RESULT figures, or
+    BenchError with the end of its stderr when it fails or prints none."""
+    import subprocess
+
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
+    if proc.returncode != 0:
+        raise BenchError(f"{what} exited with code {proc.returncode}: "
+                         f"{_tail(proc.stderr, tail)}")
+    return _result(what, proc.stdout)
+
+
+def interleaved(series: dict[str, Series], repeat: int,
+                run: Callable[[str], dict[str, Any]],
+                on_round: Callable[[int], None]) -> dict[str, Series]:
+    """``repeat`` rounds of every variant; round r starts at variant r mod n, so a slow
+    spell of the shared machine hits every variant alike. ``on_round(r)`` after each."""
+    variants = list(series)
+    for r in range(repeat):
+        shift = r % len(variants)
+        for variant in variants[shift:] + variants[:shift]:
+            series[variant].runs.append(run(variant))
+        on_round(r)
+    return series
+
+
+def sized(parser: argparse.ArgumentParser, args: argparse.Namespace, *,
+          repeat: tuple[int, int], tasks: tuple[int, int]) -> argparse.Namespace:
+    """Fill ``--repeat`` and ``--tasks`` left out with (quick, full) defaults, refuse
+    sizes under 1 and a ``--child`` without ``--dir``."""
+    if args.repeat is None:
+        args.repeat = repeat[0] if args.quick else repeat[1]
+    if args.tasks is None:
+        args.tasks = tasks[0] if args.quick else tasks[1]
+    if args.repeat < 1 or args.tasks < 1:
+        parser.error("--repeat and --tasks must be at least 1")
+    return child_needs_dir(parser, args)
+
+
+def child_needs_dir(parser: argparse.ArgumentParser,
+                    args: argparse.Namespace) -> argparse.Namespace:
+    if args.child and not args.dir:
+        parser.error("--child needs --dir")
+    return args

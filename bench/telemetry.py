@@ -20,9 +20,6 @@ Prints a table and appends a JSON line to ``bench/results/telemetry.jsonl``.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,8 +37,8 @@ from bench import zg_work
 # _result and _tail are private helpers of bench.runner, imported as bench.governor does.
 from bench.governor import Recording, governor_seen, governor_view, summary
 from bench.report import MET, MISSED
-from bench.runner import TIMEOUT_S, BenchError, Series, _result, _tail
-from bench.stats import REPO, append_result, median
+from bench.runner import Series, emit, interleaved, run_module, sized
+from bench.stats import append_result, median
 from zerogate.runtime.governor import GovernorConfig
 from zerogate.runtime.observer import Observer, TelemetryConfig
 
@@ -121,10 +118,7 @@ async def timed(n: int, folder: str, config: zg.EngineConfig) -> dict[str, Any]:
 
 
 def child(variant: str, size: int, folder: str) -> None:
-    figures = zg_work.run(timed, size, folder, CONFIGS[variant]())
-    # ru_maxrss: the kernel's high-water mark of this process, in KiB on Linux.
-    figures["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print("RESULT " + json.dumps(figures), flush=True)
+    emit(zg_work.run(timed, size, folder, CONFIGS[variant]()))
 
 
 # ---------------------------------------------------------------- the parent
@@ -133,26 +127,17 @@ def child(variant: str, size: int, folder: str) -> None:
 def run_variant(variant: str, size: int) -> dict[str, Any]:
     """One run of ``variant`` in a fresh process and a fresh temporary folder."""
     with tempfile.TemporaryDirectory(prefix="zgbench-telemetry-") as folder:
-        cmd = [sys.executable, "-m", "bench.telemetry", "--child", variant,
-               "--tasks", str(size), "--dir", folder]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
-                              timeout=TIMEOUT_S, check=False)
-    if proc.returncode != 0:
-        raise BenchError(f"telemetry {variant} exited with code {proc.returncode}: "
-                         f"{_tail(proc.stderr)}")
-    return _result(variant, proc.stdout)
+        return run_module("bench.telemetry", f"telemetry {variant}",
+                          ["--child", variant, "--tasks", str(size), "--dir", folder])
 
 
 def measure(size: int, repeat: int, say: Say) -> dict[str, Series]:
-    """``repeat`` rounds of every variant, interleaved; round r starts at variant r mod 3."""
+    """``repeat`` rounds of every variant, interleaved."""
     series = {v: Series(f"telemetry_{v}", size) for v in VARIANTS}
-    for r in range(repeat):
-        for variant in VARIANTS[r % 3:] + VARIANTS[:r % 3]:
-            series[variant].runs.append(run_variant(variant, size))
-        say(f"  round {r + 1}/{repeat}: " + ", ".join(
+    return interleaved(series, repeat, lambda v: run_variant(v, size), lambda r: say(
+        f"  round {r + 1}/{repeat}: " + ", ".join(
             f"{v} {size / series[v].runs[-1]['seconds']:,.0f}/s "
-            f"({series[v].runs[-1]['seconds']:.2f} s)" for v in VARIANTS))
-    return series
+            f"({series[v].runs[-1]['seconds']:.2f} s)" for v in VARIANTS)))
 
 
 def figures_of(series: dict[str, Series]) -> dict[str, dict[str, Any]]:
@@ -246,16 +231,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--child", choices=VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--dir", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.repeat is None:
-        args.repeat = 2 if args.quick else 7
-    if args.tasks is None:
-        args.tasks = 5_000 if args.quick else 20_000
-    if args.repeat < 1 or args.tasks < 1:
-        parser.error("--repeat and --tasks must be at least 1")
-    if args.child and not args.dir:
-        parser.error("--child needs --dir")
-    return args
+    return sized(parser, parser.parse_args(argv), repeat=(2, 7), tasks=(5_000, 20_000))
 
 
 def main(argv: list[str] | None = None) -> int:
